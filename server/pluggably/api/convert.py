@@ -1,0 +1,148 @@
+"""Conversions between protobuf messages and domain objects. No logic lives here."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from google.protobuf import json_format, struct_pb2, timestamp_pb2
+
+from pluggably.core import models as domain
+from pluggably.core import text
+from pluggably.core.errors import ValidationError
+from pluggably.v1 import common_pb2, model_service_pb2, text_service_pb2
+
+RUNTIME_TO_PROTO = {
+    domain.Runtime.ONNX: common_pb2.RUNTIME_ONNX,
+    domain.Runtime.TORCH: common_pb2.RUNTIME_TORCH,
+    domain.Runtime.REMOTE: common_pb2.RUNTIME_REMOTE,
+}
+RUNTIME_FROM_PROTO = {value: key for key, value in RUNTIME_TO_PROTO.items()}
+MODALITY_TO_PROTO = {
+    domain.Modality.TEXT: common_pb2.MODALITY_TEXT,
+    domain.Modality.IMAGE: common_pb2.MODALITY_IMAGE,
+    domain.Modality.MESH: common_pb2.MODALITY_MESH,
+}
+FORMAT_TO_PROTO = {
+    domain.ModelFormat.SAFETENSORS: model_service_pb2.MODEL_FORMAT_SAFETENSORS,
+    domain.ModelFormat.ONNX: model_service_pb2.MODEL_FORMAT_ONNX,
+    domain.ModelFormat.GGUF: model_service_pb2.MODEL_FORMAT_GGUF,
+    domain.ModelFormat.DIFFUSERS: model_service_pb2.MODEL_FORMAT_DIFFUSERS,
+    domain.ModelFormat.PYTORCH: model_service_pb2.MODEL_FORMAT_PYTORCH,
+}
+STATE_TO_PROTO = {
+    domain.ModelState.READY: model_service_pb2.Model.READY,
+    domain.ModelState.DOWNLOADING: model_service_pb2.Model.DOWNLOADING,
+    domain.ModelState.FAILED: model_service_pb2.Model.FAILED,
+    domain.ModelState.MISSING: model_service_pb2.Model.MISSING,
+}
+GPU_TO_PROTO = {
+    domain.GpuRequirement.NONE: model_service_pb2.GPU_REQUIREMENT_NONE,
+    domain.GpuRequirement.RECOMMENDED: model_service_pb2.GPU_REQUIREMENT_RECOMMENDED,
+    domain.GpuRequirement.REQUIRED: model_service_pb2.GPU_REQUIREMENT_REQUIRED,
+}
+FINISH_TO_PROTO = {
+    text.FinishReason.STOP: common_pb2.FINISH_REASON_STOP,
+    text.FinishReason.LENGTH: common_pb2.FINISH_REASON_LENGTH,
+    text.FinishReason.CANCELLED: common_pb2.FINISH_REASON_CANCELLED,
+    text.FinishReason.ERROR: common_pb2.FINISH_REASON_ERROR,
+}
+
+
+def timestamp(value: datetime.datetime | None) -> timestamp_pb2.Timestamp | None:
+    if value is None:
+        return None
+    result = timestamp_pb2.Timestamp()
+    result.FromDatetime(value)
+    return result
+
+
+def struct_to_dict(value: struct_pb2.Struct) -> dict[str, Any]:
+    return json_format.MessageToDict(value)
+
+
+def model_selection(message: common_pb2.ModelSelection) -> text.ModelSelection:
+    if message.runtime not in RUNTIME_FROM_PROTO and message.runtime != common_pb2.RUNTIME_UNSPECIFIED:
+        raise ValidationError.single("model.runtime", f"unknown runtime value {message.runtime}")
+    return text.ModelSelection(
+        id=message.id,
+        provider=message.provider,
+        runtime=RUNTIME_FROM_PROTO.get(message.runtime),
+    )
+
+
+def text_request(message: text_service_pb2.GenerateTextRequest) -> text.TextRequest:
+    def optional(field: str) -> Any:
+        return getattr(message, field) if message.HasField(field) else None
+
+    return text.TextRequest(
+        selection=model_selection(message.model),
+        messages=tuple(text.ChatMessage(role=m.role, content=m.content) for m in message.messages),
+        prompt=message.prompt,
+        params=text.SamplingParams(
+            max_output_tokens=optional("max_output_tokens"),
+            temperature=optional("temperature"),
+            top_p=optional("top_p"),
+            top_k=optional("top_k"),
+            stop_sequences=tuple(message.stop_sequences),
+            seed=optional("seed"),
+        ),
+        provider_options=struct_to_dict(message.provider_options),
+    )
+
+
+def served_by(value: text.ServedBy) -> common_pb2.ServedBy:
+    return common_pb2.ServedBy(
+        model=value.model,
+        provider=value.provider,
+        runtime=RUNTIME_TO_PROTO[value.runtime],
+        device=value.device,
+    )
+
+
+def usage(value: text.Usage) -> common_pb2.Usage:
+    return common_pb2.Usage(
+        input_tokens=value.input_tokens, output_tokens=value.output_tokens, total_tokens=value.total_tokens
+    )
+
+
+def text_response(result: text.TextResult) -> text_service_pb2.GenerateTextResponse:
+    return text_service_pb2.GenerateTextResponse(
+        text=result.text,
+        finish_reason=FINISH_TO_PROTO[result.finish_reason],
+        usage=usage(result.usage),
+        served_by=served_by(result.served_by),
+    )
+
+
+def model(info: domain.ModelInfo) -> model_service_pb2.Model:
+    return model_service_pb2.Model(
+        name=info.name,
+        display_name=info.display_name,
+        aliases=list(info.aliases),
+        modality=MODALITY_TO_PROTO[info.modality],
+        source=model_service_pb2.ModelSource(local_path=info.path),
+        revision=info.revision,
+        formats=[FORMAT_TO_PROTO[f] for f in info.formats],
+        runtimes=[RUNTIME_TO_PROTO[r] for r in info.runtimes],
+        size_bytes=info.size_bytes,
+        hardware=model_service_pb2.HardwareRequirements(
+            memory_bytes=info.hardware.memory_bytes,
+            gpu=GPU_TO_PROTO[info.hardware.gpu],
+            gpu_memory_bytes=info.hardware.gpu_memory_bytes,
+        ),
+        capabilities=model_service_pb2.ModelCapabilities(
+            context_length=info.capabilities.context_length,
+            chat=info.capabilities.chat,
+            output_formats=list(info.capabilities.output_formats),
+            image_sizes=list(info.capabilities.image_sizes),
+        ),
+        state=STATE_TO_PROTO[info.state],
+        state_reason=info.state_reason,
+        pinned=info.pinned,
+        last_use_time=timestamp(info.last_use_time),
+        create_time=timestamp(info.create_time),
+        update_time=timestamp(info.update_time),
+        labels=info.labels,
+        provider=info.provider,
+    )

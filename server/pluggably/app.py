@@ -1,0 +1,189 @@
+"""The composition root: builds every component from the settings and wires them.
+
+This is the only place that knows which runners exist (the explicit registry
+`text_loaders`) and which servicers are mounted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from google.longrunning import operations_pb2_grpc
+from grpc import aio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio
+from grpc_reflection.v1alpha import reflection
+
+from pluggably.api.models import ModelServicer
+from pluggably.api.text import TextServicer
+from pluggably.api.unimplemented import unimplemented
+from pluggably.core.admission import AdmissionController
+from pluggably.core.catalog import ModelCatalog
+from pluggably.core.discovery import discover_models
+from pluggably.core.models import Modality, Runtime
+from pluggably.core.ports import TextGeneratorLoader
+from pluggably.core.router import Router
+from pluggably.core.runner_pool import TextGeneratorPool
+from pluggably.core.text_generation import TextGenerationLimits, TextGenerationService
+from pluggably.rpc.interceptors import default_interceptors
+from pluggably.settings import Settings
+from pluggably.v1 import (
+    artifact_service_pb2,
+    artifact_service_pb2_grpc,
+    image_service_pb2,
+    image_service_pb2_grpc,
+    mesh_service_pb2,
+    mesh_service_pb2_grpc,
+    model_service_pb2,
+    model_service_pb2_grpc,
+    operation_watch_service_pb2,
+    operation_watch_service_pb2_grpc,
+    schema_service_pb2,
+    schema_service_pb2_grpc,
+    text_service_pb2,
+    text_service_pb2_grpc,
+)
+
+log = logging.getLogger(__name__)
+
+OPERATIONS_SERVICE = "google.longrunning.Operations"
+
+# Every service this server answers, by full name (health reports each).
+SERVICE_NAMES = (
+    text_service_pb2.DESCRIPTOR.services_by_name["TextService"].full_name,
+    image_service_pb2.DESCRIPTOR.services_by_name["ImageService"].full_name,
+    mesh_service_pb2.DESCRIPTOR.services_by_name["MeshService"].full_name,
+    model_service_pb2.DESCRIPTOR.services_by_name["ModelService"].full_name,
+    artifact_service_pb2.DESCRIPTOR.services_by_name["ArtifactService"].full_name,
+    schema_service_pb2.DESCRIPTOR.services_by_name["SchemaService"].full_name,
+    operation_watch_service_pb2.DESCRIPTOR.services_by_name["OperationWatchService"].full_name,
+    OPERATIONS_SERVICE,
+)
+
+_NO_RUNNER_YET = "no local runner for this modality is installed yet"
+_NO_STORE_YET = "the artifact store is not built yet"
+_NO_SCHEMA_YET = "the parameter schema service is not built yet"
+_NO_OPERATIONS_YET = "no method starts long-running operations yet"
+
+
+def text_loaders(settings: Settings) -> dict[Runtime, TextGeneratorLoader]:
+    """The explicit registry of local text runtimes. Imports are deferred: they take seconds."""
+    from pluggably.runners.onnx_text import make_onnx_text_loader
+    from pluggably.runners.torch_text import make_torch_text_loader
+
+    device, threads = settings.generation.device, settings.generation.threads
+    return {
+        Runtime.ONNX: make_onnx_text_loader(device, threads),
+        Runtime.TORCH: make_torch_text_loader(device, threads),
+    }
+
+
+@dataclass
+class Gateway:
+    """A running gRPC server and what it serves."""
+
+    settings: Settings
+    server: aio.Server
+    port: int
+    health: health_aio.HealthServicer
+    catalog: ModelCatalog
+    router: Router
+    pool: TextGeneratorPool
+    text: TextGenerationService
+
+    async def set_serving(self, serving: bool) -> None:
+        status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        for service in ("", *SERVICE_NAMES):
+            await self.health.set(service, status)
+
+    async def preload(self) -> None:
+        """Loads the configured models, then reports SERVING."""
+        for reference in self.settings.models.preload:
+            model = self.catalog.find(reference)
+            if model is None:
+                log.warning("preload model not found", extra={"model": reference})
+                continue
+            runtime = next((r for r in model.runtimes if r in self.pool.runtimes), None)
+            if runtime is None:
+                continue
+            try:
+                await self.pool.get(model, runtime)
+            except Exception:
+                log.exception("preload failed", extra={"model": reference})
+        await self.set_serving(True)
+
+    async def stop(self, grace_s: float | None = None) -> None:
+        """Drains: health NOT_SERVING at once, in-flight calls get `grace_s` to finish."""
+        await self.health.enter_graceful_shutdown()
+        grace = self.settings.server.grace_period_s if grace_s is None else grace_s
+        await self.server.stop(grace)
+        self.text.close()
+        self.pool.close()
+
+
+async def start_gateway(settings: Settings, loaders: Mapping[Runtime, TextGeneratorLoader] | None = None) -> Gateway:
+    """Builds and starts the server, NOT_SERVING until `preload()` finishes."""
+    discovery = discover_models(settings.models_dir)
+    catalog = ModelCatalog(discovery.models)
+    pool = TextGeneratorPool(text_loaders(settings) if loaders is None else loaders)
+    router = Router(catalog, {Modality.TEXT: settings.models.default_text_model}, pool.runtimes)
+    generation = settings.generation
+    text = TextGenerationService(
+        router,
+        pool,
+        AdmissionController(generation.max_concurrency, generation.max_queue, generation.queue_timeout_s),
+        TextGenerationLimits(default_max_output_tokens=generation.default_max_output_tokens),
+        max_concurrency=generation.max_concurrency,
+    )
+
+    server = aio.server(interceptors=default_interceptors())
+    text_service_pb2_grpc.add_TextServiceServicer_to_server(
+        TextServicer(text, log_prompts=settings.logging.log_prompts), server
+    )
+    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(catalog), server)
+    not_yet = (
+        (image_service_pb2_grpc, "ImageService", _NO_RUNNER_YET),
+        (mesh_service_pb2_grpc, "MeshService", _NO_RUNNER_YET),
+        (artifact_service_pb2_grpc, "ArtifactService", _NO_STORE_YET),
+        (schema_service_pb2_grpc, "SchemaService", _NO_SCHEMA_YET),
+        (operation_watch_service_pb2_grpc, "OperationWatchService", _NO_OPERATIONS_YET),
+        (operations_pb2_grpc, "Operations", _NO_OPERATIONS_YET),
+    )
+    for module, service, why in not_yet:
+        servicer = unimplemented(getattr(module, f"{service}Servicer"), service, why)()
+        getattr(module, f"add_{service}Servicer_to_server")(servicer, server)
+
+    health = health_aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    if settings.server.reflection:
+        reflection.enable_server_reflection((*SERVICE_NAMES, reflection.SERVICE_NAME, "grpc.health.v1.Health"), server)
+    port = server.add_insecure_port(f"{settings.server.host}:{settings.server.port}")
+    if port == 0:
+        raise OSError(f"cannot listen on {settings.server.host}:{settings.server.port}")
+    gateway = Gateway(settings, server, port, health, catalog, router, pool, text)
+    await gateway.set_serving(False)
+    await server.start()
+    log.info(
+        "gRPC server listening",
+        extra={"address": f"{settings.server.host}:{port}", "models": [m.id for m in catalog.list()]},
+    )
+    return gateway
+
+
+async def serve(settings: Settings) -> None:
+    """Runs the gateway's gRPC server until SIGTERM or SIGINT, then drains."""
+    gateway = await start_gateway(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    preload = asyncio.create_task(gateway.preload())
+    await stop.wait()
+    log.info("draining", extra={"grace_period_s": settings.server.grace_period_s})
+    preload.cancel()
+    await gateway.stop()
+    log.info("stopped")

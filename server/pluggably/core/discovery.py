@@ -1,0 +1,129 @@
+"""Finds models in the models directory and describes them (SYS-REQ-018).
+
+A model is a folder directly under the models directory. What it can do is read
+from its files, never guessed from its name:
+- `config.json` with a `*ForCausalLM` architecture: a text model. Its
+  safetensors weights give the torch runtime; `onnx/*.onnx` gives ONNX.
+- `pluggably.json` (written by `pluggably prepare-model`): display name,
+  aliases, source and revision.
+Folders whose names start with `.` (staging areas) are skipped.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pluggably.core.models import (
+    HardwareRequirements,
+    Modality,
+    ModelCapabilities,
+    ModelFormat,
+    ModelInfo,
+    Runtime,
+)
+
+log = logging.getLogger(__name__)
+
+MANIFEST_FILE = "pluggably.json"
+ONNX_SUBDIR = "onnx"
+
+
+@dataclass(frozen=True)
+class DiscoveryProblem:
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class DiscoveryResult:
+    models: tuple[ModelInfo, ...]
+    problems: tuple[DiscoveryProblem, ...]
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    value = json.loads(path.read_text())
+    if not isinstance(value, dict):
+        raise ValueError(f"{path.name} does not hold a JSON object")
+    return value
+
+
+def _folder_size(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def _context_length(config: dict[str, Any]) -> int:
+    for key in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
+        value = config.get(key)
+        if isinstance(value, int) and value > 0:
+            return value
+    raise ValueError("config.json gives no context length (max_position_embeddings)")
+
+
+def describe_text_model(folder: Path) -> ModelInfo:
+    """Reads a transformers causal-LM folder. Raises ValueError if it is not one."""
+    config = _read_json(folder / "config.json")
+    architectures = config.get("architectures") or []
+    if not any(str(a).endswith("ForCausalLM") for a in architectures):
+        raise ValueError(f"config.json architectures {architectures} are not a causal language model")
+    manifest = _read_json(folder / MANIFEST_FILE) if (folder / MANIFEST_FILE).exists() else {}
+
+    runtimes: list[Runtime] = []
+    formats: list[ModelFormat] = []
+    onnx_dir = folder / ONNX_SUBDIR
+    if any(onnx_dir.glob("*.onnx")) and (onnx_dir / "config.json").exists():
+        runtimes.append(Runtime.ONNX)
+        formats.append(ModelFormat.ONNX)
+    if any(folder.glob("*.safetensors")):
+        runtimes.append(Runtime.TORCH)
+        formats.append(ModelFormat.SAFETENSORS)
+    if not runtimes:
+        raise ValueError("no weights found (*.safetensors, or onnx/*.onnx with onnx/config.json)")
+
+    tokenizer_config = folder / "tokenizer_config.json"
+    chat = (folder / "chat_template.jinja").exists() or (
+        tokenizer_config.exists() and bool(_read_json(tokenizer_config).get("chat_template"))
+    )
+    weights_bytes = sum(p.stat().st_size for p in folder.glob("*.safetensors"))
+    mtime = datetime.datetime.fromtimestamp((folder / "config.json").stat().st_mtime, datetime.UTC)
+    return ModelInfo(
+        id=folder.name,
+        modality=Modality.TEXT,
+        path=str(folder),
+        runtimes=tuple(runtimes),
+        formats=tuple(formats),
+        capabilities=ModelCapabilities(
+            context_length=_context_length(config), chat=chat, output_formats=("text/plain",)
+        ),
+        display_name=str(manifest.get("display_name") or folder.name),
+        aliases=tuple(str(a) for a in manifest.get("aliases", ())),
+        source=str(manifest.get("source", "")),
+        revision=str(manifest.get("revision", "")),
+        size_bytes=_folder_size(folder),
+        # float32 weights loaded in memory, plus room for activations and cache.
+        hardware=HardwareRequirements(memory_bytes=int(weights_bytes * 1.2)),
+        create_time=mtime,
+        update_time=mtime,
+    )
+
+
+def discover_models(models_dir: Path) -> DiscoveryResult:
+    """Scans `models_dir`; a broken folder is reported, never fatal."""
+    models: list[ModelInfo] = []
+    problems: list[DiscoveryProblem] = []
+    if not models_dir.is_dir():
+        return DiscoveryResult((), ())
+    for folder in sorted(p for p in models_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if not (folder / "config.json").exists():
+            continue  # not a model folder
+        try:
+            models.append(describe_text_model(folder))
+        except (OSError, ValueError) as err:
+            problem = DiscoveryProblem(path=folder.name, reason=str(err))
+            log.warning("model folder skipped", extra={"path": problem.path, "reason": problem.reason})
+            problems.append(problem)
+    return DiscoveryResult(tuple(models), tuple(problems))

@@ -1,0 +1,126 @@
+"""The domain's one exception tree.
+
+Every failure a caller can see is a `PluggablyError`. Each subclass names its
+`google.rpc.ErrorInfo` reason; the transport layer (`pluggably.rpc.errors`)
+maps each class to a status code and its detail messages, in one place. Nothing
+here knows about gRPC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    """One bad request field: its path (e.g. `messages[0].role`) and why."""
+
+    field: str
+    description: str
+
+
+@dataclass(frozen=True)
+class QuotaViolation:
+    """One exceeded limit: what it limits and by how much."""
+
+    subject: str
+    description: str
+
+
+class PluggablyError(Exception):
+    """Base of every error a caller can see. `reason` is the ErrorInfo reason."""
+
+    reason = "INTERNAL"
+
+    def __init__(self, message: str, *, metadata: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.metadata: dict[str, str] = dict(metadata or {})
+
+
+class ValidationError(PluggablyError):
+    """The request is malformed or out of range; lists every bad field."""
+
+    reason = "VALIDATION_ERROR"
+
+    def __init__(self, violations: Sequence[FieldViolation], message: str | None = None) -> None:
+        if not violations:
+            raise ValueError("a ValidationError needs at least one violation")
+        self.violations = tuple(violations)
+        summary = "; ".join(f"{v.field}: {v.description}" for v in self.violations)
+        super().__init__(message or f"invalid request: {summary}")
+
+    @classmethod
+    def single(cls, field: str, description: str) -> ValidationError:
+        return cls([FieldViolation(field, description)])
+
+
+class NotFoundError(PluggablyError):
+    """A named resource does not exist."""
+
+    reason = "NOT_FOUND"
+
+    def __init__(self, resource: str, message: str | None = None) -> None:
+        super().__init__(message or f"{resource} was not found", metadata={"resource": resource})
+        self.resource = resource
+
+
+class AlreadyExistsError(PluggablyError):
+    """The resource to create exists already."""
+
+    reason = "ALREADY_EXISTS"
+
+
+class FailedPreconditionError(PluggablyError):
+    """The system is not in a state that allows the operation (e.g. a pinned model)."""
+
+    reason = "FAILED_PRECONDITION"
+
+
+class FeatureNotSupportedError(PluggablyError):
+    """The method, model or runtime cannot do what was asked (yet)."""
+
+    reason = "FEATURE_NOT_SUPPORTED"
+
+
+class BackendUnavailableError(PluggablyError):
+    """A model could not be loaded or a provider failed; worth retrying later."""
+
+    reason = "BACKEND_UNAVAILABLE"
+
+    def __init__(self, message: str, *, retry_after_s: float = 5.0, metadata: Mapping[str, str] | None = None) -> None:
+        super().__init__(message, metadata=metadata)
+        self.retry_after_s = retry_after_s
+
+
+class OverloadedError(PluggablyError):
+    """Every slot is busy and the wait queue is full or timed out."""
+
+    reason = "OVERLOADED"
+
+    def __init__(self, message: str, *, retry_after_s: float, metadata: Mapping[str, str] | None = None) -> None:
+        super().__init__(message, metadata=metadata)
+        self.retry_after_s = retry_after_s
+
+
+class QuotaExceededError(PluggablyError):
+    """A configured limit (disk budget, rate) would be exceeded."""
+
+    reason = "QUOTA_EXCEEDED"
+
+    def __init__(self, message: str, violations: Sequence[QuotaViolation]) -> None:
+        super().__init__(message)
+        self.violations = tuple(violations)
+
+
+class DeadlineExceededError(PluggablyError):
+    """The caller's deadline passed before the work finished."""
+
+    reason = "DEADLINE_EXCEEDED"
+
+
+class InternalError(PluggablyError):
+    """A bug or an unexpected failure; details are in the server log only."""
+
+    reason = "INTERNAL"

@@ -1,0 +1,66 @@
+"""The subset of AIP-160 filters `ListModels` accepts.
+
+    modality = MODALITY_TEXT AND state = READY AND runtimes:RUNTIME_ONNX
+
+Clauses are joined with `AND`. Operators: `=` and `!=` on `modality`, `state`,
+`provider` and `pinned`; `:` (has) or `=` on the repeated `runtimes` and
+`formats`. Enum values are accepted as the API spells them (`MODALITY_TEXT`,
+`READY`) or short (`text`, `ready`), in any case.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from pluggably.core.errors import ValidationError
+from pluggably.core.models import ModelInfo
+
+_CLAUSE = re.compile(r"^\s*([a-z_]+)\s*(!=|=|:)\s*\"?([A-Za-z0-9_.\-]+)\"?\s*$")
+_ENUM_PREFIXES = {
+    "modality": "modality_",
+    "runtimes": "runtime_",
+    "formats": "model_format_",
+    "state": "state_",
+}
+_SCALAR_FIELDS: dict[str, Callable[[ModelInfo], str]] = {
+    "modality": lambda m: m.modality.value,
+    "state": lambda m: m.state.value,
+    "provider": lambda m: m.provider,
+    "pinned": lambda m: str(m.pinned).lower(),
+}
+_REPEATED_FIELDS: dict[str, Callable[[ModelInfo], set[str]]] = {
+    "runtimes": lambda m: {r.value for r in m.runtimes},
+    "formats": lambda m: {f.value for f in m.formats},
+}
+
+ModelPredicate = Callable[[ModelInfo], bool]
+
+
+def _normalize(field: str, value: str) -> str:
+    value = value.lower()
+    return value.removeprefix(_ENUM_PREFIXES.get(field, "\0"))
+
+
+def _clause(text: str) -> ModelPredicate:
+    match = _CLAUSE.match(text)
+    if not match:
+        raise ValidationError.single("filter", f"cannot parse {text.strip()!r}; expected `field = value`")
+    field, operator, raw = match.groups()
+    value = _normalize(field, raw)
+    if field in _SCALAR_FIELDS and operator in ("=", "!="):
+        get = _SCALAR_FIELDS[field]
+        return (lambda m: get(m) == value) if operator == "=" else (lambda m: get(m) != value)
+    if field in _REPEATED_FIELDS and operator in (":", "="):
+        get_all = _REPEATED_FIELDS[field]
+        return lambda m: value in get_all(m)
+    known = ", ".join([*_SCALAR_FIELDS, *_REPEATED_FIELDS])
+    raise ValidationError.single("filter", f"unsupported `{field} {operator}`; filterable fields: {known}")
+
+
+def parse_model_filter(text: str) -> ModelPredicate:
+    """A predicate for the filter; an empty filter matches everything."""
+    if not text.strip():
+        return lambda m: True
+    clauses = [_clause(part) for part in re.split(r"\s+AND\s+", text.strip())]
+    return lambda m: all(clause(m) for clause in clauses)

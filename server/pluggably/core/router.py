@@ -1,0 +1,101 @@
+"""Chooses the model, provider and runtime that serve a request (SYS-REQ-005, SYS-REQ-011)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+
+from pluggably.core.catalog import ModelCatalog
+from pluggably.core.errors import (
+    BackendUnavailableError,
+    FailedPreconditionError,
+    FeatureNotSupportedError,
+    ValidationError,
+)
+from pluggably.core.models import LOCAL_PROVIDER, Modality, ModelInfo, ModelState, Runtime
+from pluggably.core.text import ModelSelection
+
+
+@dataclass(frozen=True)
+class Route:
+    model: ModelInfo
+    provider: str
+    runtime: Runtime
+
+
+class Router:
+    """Resolves a `ModelSelection` against the catalog and the installed runtimes.
+
+    The field paths in its errors (`model.id`, ...) are those of the request.
+    """
+
+    def __init__(
+        self,
+        catalog: ModelCatalog,
+        default_models: Mapping[Modality, str],
+        runtimes: Collection[Runtime],
+        providers: Collection[str] = (LOCAL_PROVIDER,),
+    ) -> None:
+        self._catalog = catalog
+        self._default_models = dict(default_models)
+        self._runtimes = frozenset(runtimes)
+        self._providers = tuple(providers)
+
+    def route(self, selection: ModelSelection, modality: Modality) -> Route:
+        provider = selection.provider or LOCAL_PROVIDER
+        if provider not in self._providers:
+            raise ValidationError.single(
+                "model.provider",
+                f"unknown provider {provider!r}; configured: {', '.join(self._providers)}",
+            )
+        model = self._model(selection, modality)
+        if model.modality is not modality:
+            raise FeatureNotSupportedError(
+                f"model {model.id!r} generates {model.modality.value}, not {modality.value}",
+                metadata={"model": model.name, "modality": model.modality.value},
+            )
+        self._check_state(model)
+        return Route(model=model, provider=provider, runtime=self._runtime(selection, model))
+
+    def _model(self, selection: ModelSelection, modality: Modality) -> ModelInfo:
+        reference = selection.id or self._default_models.get(modality, "")
+        if not reference:
+            raise ValidationError.single("model.id", f"required: no default {modality.value} model is set")
+        model = self._catalog.find(reference)
+        if model is None:
+            known = ", ".join(m.id for m in self._catalog.list() if m.modality is modality) or "none"
+            field = "model.id" if selection.id else "model.id (default)"
+            raise ValidationError.single(
+                field, f"unknown model {reference!r}; {modality.value} models available: {known}"
+            )
+        return model
+
+    @staticmethod
+    def _check_state(model: ModelInfo) -> None:
+        if model.state is ModelState.DOWNLOADING:
+            raise BackendUnavailableError(
+                f"model {model.id!r} is still downloading", retry_after_s=30, metadata={"model": model.name}
+            )
+        if model.state is not ModelState.READY:
+            raise FailedPreconditionError(
+                f"model {model.id!r} is {model.state.value}: {model.state_reason or 'not ready'}",
+                metadata={"model": model.name},
+            )
+
+    def _runtime(self, selection: ModelSelection, model: ModelInfo) -> Runtime:
+        usable = [r for r in model.runtimes if r in self._runtimes]
+        if selection.runtime is None:
+            if not usable:
+                raise FeatureNotSupportedError(
+                    f"no installed runtime can run model {model.id!r} "
+                    f"(it has {', '.join(r.value for r in model.runtimes)})",
+                    metadata={"model": model.name},
+                )
+            return usable[0]
+        if selection.runtime not in usable:
+            raise FeatureNotSupportedError(
+                f"model {model.id!r} cannot run on runtime {selection.runtime.value!r}; "
+                f"it runs on: {', '.join(r.value for r in usable) or 'none installed'}",
+                metadata={"model": model.name, "runtime": selection.runtime.value},
+            )
+        return selection.runtime

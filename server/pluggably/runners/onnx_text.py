@@ -1,0 +1,54 @@
+"""Local text generation with ONNX Runtime through optimum (KV cache on)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnxruntime
+from optimum.onnxruntime import ORTModelForCausalLM
+from transformers import AutoTokenizer
+
+from pluggably.core.discovery import ONNX_SUBDIR
+from pluggably.core.models import ModelInfo, Runtime
+from pluggably.core.ports import TextGeneratorLoader
+from pluggably.runners.causal_lm import CausalLMTextGenerator
+
+CUDA_PROVIDER = "CUDAExecutionProvider"
+CPU_PROVIDER = "CPUExecutionProvider"
+
+
+def onnx_provider(preference: str) -> str:
+    """`auto` asks for CUDA when the installed onnxruntime build offers it."""
+    wants_cuda = preference == "cuda" or (
+        preference == "auto" and CUDA_PROVIDER in onnxruntime.get_available_providers()
+    )
+    return CUDA_PROVIDER if wants_cuda else CPU_PROVIDER
+
+
+def make_onnx_text_loader(device_preference: str, threads: int) -> TextGeneratorLoader:
+    def load(model: ModelInfo) -> CausalLMTextGenerator:
+        folder = Path(model.path)
+        onnx_dir = folder / ONNX_SUBDIR
+        options = onnxruntime.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        network = ORTModelForCausalLM.from_pretrained(
+            onnx_dir,
+            file_name=sorted(p.name for p in onnx_dir.glob("*.onnx"))[0],
+            provider=onnx_provider(device_preference),
+            session_options=options,
+            use_cache=True,
+            use_io_binding=False,
+        )
+        # onnxruntime-gpu lists CUDA as available even where it cannot load it
+        # and then falls back silently: report what the session really got.
+        device = network.providers[0]  # session.get_providers()
+        return CausalLMTextGenerator(
+            network,
+            AutoTokenizer.from_pretrained(folder),
+            runtime=Runtime.ONNX,
+            device=device,
+            context_length=model.capabilities.context_length,
+        )
+
+    return load

@@ -1,0 +1,160 @@
+"""The gateway's one typed settings object.
+
+Built once at start-up from, in rising priority: the defaults below, a YAML
+config file (`--config` or `PLUGGABLY_CONFIG`), and environment variables named
+`PLUGGABLY_<SECTION>__<NAME>` (e.g. `PLUGGABLY_SERVER__PORT=50052`). Every
+component receives the part it needs; nothing else reads the environment.
+A bad value or an unknown key stops start-up with a message naming the setting.
+`docs/configuration.md` lists every setting.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+Port = Annotated[int, Field(ge=0, le=65535)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(_Section):
+    """The gRPC server."""
+
+    host: str = "127.0.0.1"
+    port: Port = 50051
+    # In-flight calls get this long to finish after SIGTERM before they are cancelled.
+    grace_period_s: float = Field(default=10.0, ge=0)
+    reflection: bool = True
+
+
+class EnvoySettings(_Section):
+    """The Envoy front: REST/JSON transcoding, SSE, TLS, `/healthz`."""
+
+    host: str = "127.0.0.1"
+    http_port: Port = 8080
+    https_port: Port = 8443
+    admin_port: Port = 9901
+    # PEM files for the TLS listener. Empty: `make run` creates a dev certificate
+    # under `<data_dir>/certs` and uses it.
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    binary: str = "envoy"
+    # How often Envoy asks the server's gRPC health service.
+    health_check_interval_s: float = Field(default=1.0, gt=0)
+
+
+class GenerationSettings(_Section):
+    """Limits that keep generation bounded (SYS-NFR-003)."""
+
+    # Generations that run at once; each takes a worker thread.
+    max_concurrency: int = Field(default=1, ge=1)
+    # Requests that may wait for a slot; one more gets RESOURCE_EXHAUSTED at once.
+    max_queue: int = Field(default=8, ge=0)
+    # Longest wait for a slot before RESOURCE_EXHAUSTED.
+    queue_timeout_s: float = Field(default=30.0, gt=0)
+    default_max_output_tokens: int = Field(default=256, ge=1)
+    # CPU threads per runtime session; 0 lets the runtime choose.
+    threads: int = Field(default=0, ge=0)
+    # `cpu`, `cuda`, or `auto` (CUDA when a GPU and the CUDA builds are present).
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+
+class ModelsSettings(_Section):
+    """Where models live and which are served by default."""
+
+    # Empty: `<data_dir>/models`.
+    dir: Path | None = None
+    # Model id (or alias) used when a text request names none.
+    default_text_model: str = "smollm2-135m-instruct"
+    # Models loaded at start-up; health is NOT_SERVING until they are ready.
+    preload: tuple[str, ...] = ("smollm2-135m-instruct",)
+
+
+class LoggingSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Log prompt and output text (DATA-REQ-003). Off by default.
+    log_prompts: bool = False
+
+
+class Settings(BaseSettings):
+    """Everything configurable, with documented defaults."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PLUGGABLY_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    # Root of all state: models, certificates, artifacts, databases.
+    data_dir: Path = Path("data")
+    server: ServerSettings = ServerSettings()
+    envoy: EnvoySettings = EnvoySettings()
+    generation: GenerationSettings = GenerationSettings()
+    models: ModelsSettings = ModelsSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+    @model_validator(mode="after")
+    def _tls_files_come_in_pairs(self) -> Settings:
+        if (self.envoy.tls_cert_file is None) != (self.envoy.tls_key_file is None):
+            raise ValueError("envoy.tls_cert_file and envoy.tls_key_file must be set together")
+        return self
+
+    @property
+    def models_dir(self) -> Path:
+        return self.models.dir or self.data_dir / "models"
+
+    @property
+    def certs_dir(self) -> Path:
+        return self.data_dir / "certs"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The config file arrives through init kwargs (see `load_settings`), so
+        # the environment must outrank init to override it.
+        return (env_settings, init_settings)
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message names each bad setting."""
+
+
+def load_settings(config_file: Path | None = None) -> Settings:
+    """Builds the settings from a YAML file (optional) and the environment."""
+    if config_file is None and os.environ.get("PLUGGABLY_CONFIG"):
+        config_file = Path(os.environ["PLUGGABLY_CONFIG"])
+    file_values: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            loaded = yaml.safe_load(config_file.read_text()) or {}
+        except OSError as err:
+            raise ConfigError(f"cannot read config file {config_file}: {err.strerror}") from err
+        except yaml.YAMLError as err:
+            raise ConfigError(f"config file {config_file} is not valid YAML: {err}") from err
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config file {config_file} must hold a mapping of settings")
+        file_values = loaded
+    try:
+        return Settings(**file_values)
+    except ValidationError as err:
+        problems = []
+        for error in err.errors():
+            setting = ".".join(str(part) for part in error["loc"]) or "(settings)"
+            problems.append(f"  {setting}: {error['msg']}")
+        source = f" (config file {config_file} and PLUGGABLY_* environment)" if config_file else ""
+        raise ConfigError("invalid configuration" + source + ":\n" + "\n".join(problems)) from err
