@@ -12,7 +12,7 @@ import signal
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from google.longrunning import operations_pb2_grpc
+from google.longrunning import operations_pb2, operations_pb2_grpc
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
@@ -50,8 +50,6 @@ from pluggably.v1 import (
 
 log = logging.getLogger(__name__)
 
-OPERATIONS_SERVICE = "google.longrunning.Operations"
-
 # Every service this server answers, by full name (health reports each).
 SERVICE_NAMES = (
     text_service_pb2.DESCRIPTOR.services_by_name["TextService"].full_name,
@@ -61,7 +59,7 @@ SERVICE_NAMES = (
     artifact_service_pb2.DESCRIPTOR.services_by_name["ArtifactService"].full_name,
     schema_service_pb2.DESCRIPTOR.services_by_name["SchemaService"].full_name,
     operation_watch_service_pb2.DESCRIPTOR.services_by_name["OperationWatchService"].full_name,
-    OPERATIONS_SERVICE,
+    operations_pb2.DESCRIPTOR.services_by_name["Operations"].full_name,
 )
 
 _NO_RUNNER_YET = "no local runner for this modality is installed yet"
@@ -146,16 +144,17 @@ async def start_gateway(settings: Settings, loaders: Mapping[Runtime, TextGenera
     )
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(catalog), server)
     not_yet = (
-        (image_service_pb2_grpc, "ImageService", _NO_RUNNER_YET),
-        (mesh_service_pb2_grpc, "MeshService", _NO_RUNNER_YET),
-        (artifact_service_pb2_grpc, "ArtifactService", _NO_STORE_YET),
-        (schema_service_pb2_grpc, "SchemaService", _NO_SCHEMA_YET),
-        (operation_watch_service_pb2_grpc, "OperationWatchService", _NO_OPERATIONS_YET),
-        (operations_pb2_grpc, "Operations", _NO_OPERATIONS_YET),
+        (image_service_pb2_grpc, image_service_pb2, "ImageService", _NO_RUNNER_YET),
+        (mesh_service_pb2_grpc, mesh_service_pb2, "MeshService", _NO_RUNNER_YET),
+        (artifact_service_pb2_grpc, artifact_service_pb2, "ArtifactService", _NO_STORE_YET),
+        (schema_service_pb2_grpc, schema_service_pb2, "SchemaService", _NO_SCHEMA_YET),
+        (operation_watch_service_pb2_grpc, operation_watch_service_pb2, "OperationWatchService", _NO_OPERATIONS_YET),
+        (operations_pb2_grpc, operations_pb2, "Operations", _NO_OPERATIONS_YET),
     )
-    for module, service, why in not_yet:
-        servicer = unimplemented(getattr(module, f"{service}Servicer"), service, why)()
-        getattr(module, f"add_{service}Servicer_to_server")(servicer, server)
+    for grpc_module, pb2_module, service, why in not_yet:
+        full_name = pb2_module.DESCRIPTOR.services_by_name[service].full_name
+        servicer = unimplemented(getattr(grpc_module, f"{service}Servicer"), full_name, why)()
+        getattr(grpc_module, f"add_{service}Servicer_to_server")(servicer, server)
 
     health = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)

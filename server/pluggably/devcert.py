@@ -21,8 +21,11 @@ def ensure_dev_certificate(certs_dir: Path) -> tuple[Path, Path]:
     """Returns (cert, key) under `certs_dir`, creating them if either is missing or expired."""
     cert_file, key_file = certs_dir / DEV_CERT_NAME, certs_dir / DEV_KEY_NAME
     if cert_file.exists() and key_file.exists():
-        existing = x509.load_pem_x509_certificate(cert_file.read_bytes())
-        if existing.not_valid_after_utc > datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=1):
+        try:
+            existing = x509.load_pem_x509_certificate(cert_file.read_bytes())
+        except ValueError:
+            existing = None  # unreadable: make a new pair
+        if existing and existing.not_valid_after_utc > datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=1):
             return cert_file, key_file
     certs_dir.mkdir(parents=True, exist_ok=True)
     key = ec.generate_private_key(ec.SECP256R1())

@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 Port = Annotated[int, Field(ge=0, le=65535)]
+ENV_PREFIX = "PLUGGABLY_"
+CONFIG_ENV = "PLUGGABLY_CONFIG"
 
 
 class _Section(BaseModel):
@@ -88,7 +90,7 @@ class Settings(BaseSettings):
     """Everything configurable, with documented defaults."""
 
     model_config = SettingsConfigDict(
-        env_prefix="PLUGGABLY_",
+        env_prefix=ENV_PREFIX,
         env_nested_delimiter="__",
         extra="forbid",
         frozen=True,
@@ -136,8 +138,8 @@ class ConfigError(Exception):
 
 def load_settings(config_file: Path | None = None) -> Settings:
     """Builds the settings from a YAML file (optional) and the environment."""
-    if config_file is None and os.environ.get("PLUGGABLY_CONFIG"):
-        config_file = Path(os.environ["PLUGGABLY_CONFIG"])
+    if config_file is None and os.environ.get(CONFIG_ENV):
+        config_file = Path(os.environ[CONFIG_ENV])
     file_values: dict[str, Any] = {}
     if config_file is not None:
         try:
@@ -149,6 +151,18 @@ def load_settings(config_file: Path | None = None) -> Settings:
         if not isinstance(loaded, dict):
             raise ConfigError(f"config file {config_file} must hold a mapping of settings")
         file_values = loaded
+    unknown = sorted(
+        name
+        for name in os.environ
+        if name.startswith(ENV_PREFIX)
+        and name != CONFIG_ENV
+        and name.removeprefix(ENV_PREFIX).split("__")[0].lower() not in Settings.model_fields
+    )
+    if unknown:
+        raise ConfigError(
+            f"unknown settings in the environment: {', '.join(unknown)} "
+            f"(known sections: {', '.join(Settings.model_fields)})"
+        )
     try:
         return Settings(**file_values)
     except ValidationError as err:

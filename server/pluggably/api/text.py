@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 
 from grpc import aio
 
@@ -58,29 +59,32 @@ class TextServicer(text_service_pb2_grpc.TextServiceServicer):
         text_request = convert.text_request(request)
         self._log_prompt(text_request)
         output: list[str] = []
-        async for event in self._service.stream(text_request):
-            match event:
-                case TextStarted():
-                    note_call_facts(model=event.served_by.model, runtime=event.served_by.runtime.value)
-                    yield text_service_pb2.StreamTextResponse(served_by=convert.served_by(event.served_by))
-                case TextDelta():
-                    output.append(event.text)
-                    yield text_service_pb2.StreamTextResponse(text=event.text)
-                case TextFinished():
-                    note_call_facts(
-                        input_tokens=event.usage.input_tokens,
-                        output_tokens=event.usage.output_tokens,
-                        finish_reason=event.finish_reason.value,
-                    )
-                    self._log_output("".join(output))
-                    last = text_service_pb2.StreamTextResponse(
-                        finish_reason=convert.FINISH_TO_PROTO[event.finish_reason],
-                        usage=convert.usage(event.usage),
-                    )
-                    if event.error is not None:
-                        last.error.CopyFrom(
-                            to_status(event.error)
-                            if isinstance(event.error, PluggablyError)
-                            else status_for_unexpected(request_id_var.get())
+        # aclosing: a cancelled call closes the stream here and now, which stops
+        # the runner, instead of whenever the generator is garbage-collected.
+        async with aclosing(self._service.stream(text_request)) as events:
+            async for event in events:
+                match event:
+                    case TextStarted():
+                        note_call_facts(model=event.served_by.model, runtime=event.served_by.runtime.value)
+                        yield text_service_pb2.StreamTextResponse(served_by=convert.served_by(event.served_by))
+                    case TextDelta():
+                        output.append(event.text)
+                        yield text_service_pb2.StreamTextResponse(text=event.text)
+                    case TextFinished():
+                        note_call_facts(
+                            input_tokens=event.usage.input_tokens,
+                            output_tokens=event.usage.output_tokens,
+                            finish_reason=event.finish_reason.value,
                         )
-                    yield last
+                        self._log_output("".join(output))
+                        last = text_service_pb2.StreamTextResponse(
+                            finish_reason=convert.FINISH_TO_PROTO[event.finish_reason],
+                            usage=convert.usage(event.usage),
+                        )
+                        if event.error is not None:
+                            last.error.CopyFrom(
+                                to_status(event.error)
+                                if isinstance(event.error, PluggablyError)
+                                else status_for_unexpected(request_id_var.get())
+                            )
+                        yield last

@@ -24,7 +24,7 @@ def unimplemented(servicer_base: type[T], service: str, why: str, only: tuple[st
     def make(method: str) -> Any:
         async def handler(self: Any, request: Any, context: Any) -> Any:
             raise FeatureNotSupportedError(
-                f"{service}.{method} is not available on this server yet: {why}",
+                f"{service}/{method} is not available on this server yet: {why}",
                 metadata={"method": f"{service}/{method}"},
             )
 

@@ -2,7 +2,8 @@
 
 A model is a folder directly under the models directory. What it can do is read
 from its files, never guessed from its name:
-- `config.json` with a `*ForCausalLM` architecture: a text model. Its
+- `config.json` with a causal-LM architecture (`*ForCausalLM`, `*LMHeadModel`,
+  the transformers naming): a text model. Its
   safetensors weights give the torch runtime; `onnx/*.onnx` gives ONNX.
 - `pluggably.json` (written by `pluggably prepare-model`): display name,
   aliases, source and revision.
@@ -14,10 +15,12 @@ from __future__ import annotations
 import datetime
 import json
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from pluggably.core.catalog import MODEL_ID_PATTERN
 from pluggably.core.models import (
     HardwareRequirements,
     Modality,
@@ -31,6 +34,7 @@ log = logging.getLogger(__name__)
 
 MANIFEST_FILE = "pluggably.json"
 ONNX_SUBDIR = "onnx"
+CAUSAL_LM_SUFFIXES = ("ForCausalLM", "LMHeadModel")
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,7 @@ def describe_text_model(folder: Path) -> ModelInfo:
     """Reads a transformers causal-LM folder. Raises ValueError if it is not one."""
     config = _read_json(folder / "config.json")
     architectures = config.get("architectures") or []
-    if not any(str(a).endswith("ForCausalLM") for a in architectures):
+    if not any(str(a).endswith(CAUSAL_LM_SUFFIXES) for a in architectures):
         raise ValueError(f"config.json architectures {architectures} are not a causal language model")
     manifest = _read_json(folder / MANIFEST_FILE) if (folder / MANIFEST_FILE).exists() else {}
 
@@ -117,13 +121,37 @@ def discover_models(models_dir: Path) -> DiscoveryResult:
     problems: list[DiscoveryProblem] = []
     if not models_dir.is_dir():
         return DiscoveryResult((), ())
+
+    def report(path: str, reason: str) -> None:
+        log.warning("model folder problem", extra={"path": path, "reason": reason})
+        problems.append(DiscoveryProblem(path=path, reason=reason))
+
     for folder in sorted(p for p in models_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
         if not (folder / "config.json").exists():
             continue  # not a model folder
+        if not MODEL_ID_PATTERN.match(folder.name):
+            report(folder.name, f"the folder name is not a valid model id ({MODEL_ID_PATTERN.pattern})")
+            continue
         try:
             models.append(describe_text_model(folder))
         except (OSError, ValueError) as err:
-            problem = DiscoveryProblem(path=folder.name, reason=str(err))
-            log.warning("model folder skipped", extra={"path": problem.path, "reason": problem.reason})
-            problems.append(problem)
-    return DiscoveryResult(tuple(models), tuple(problems))
+            report(folder.name, str(err))
+    return DiscoveryResult(tuple(_without_conflicting_aliases(models, report)), tuple(problems))
+
+
+def _without_conflicting_aliases(models: list[ModelInfo], report: Callable[[str, str], None]) -> list[ModelInfo]:
+    """Drops aliases that name another model's id or an alias already taken (first folder wins)."""
+    ids = {m.id for m in models}
+    taken: dict[str, str] = {}
+    result = []
+    for model in models:
+        kept = []
+        for alias in model.aliases:
+            owner = alias if alias in ids else taken.get(alias)
+            if owner is not None and owner != model.id:
+                report(model.id, f"alias {alias!r} ignored: it already names {owner!r}")
+            elif alias not in kept:
+                kept.append(alias)
+                taken[alias] = model.id
+        result.append(replace(model, aliases=tuple(kept)))
+    return result

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 
 from pluggably.core.errors import ValidationError
-from pluggably.core.models import ModelInfo
+from pluggably.core.models import Modality, ModelFormat, ModelInfo, ModelState, Runtime
 
 _CLAUSE = re.compile(r"^\s*([a-z_]+)\s*(!=|=|:)\s*\"?([A-Za-z0-9_.\-]+)\"?\s*$")
 _ENUM_PREFIXES = {
@@ -34,6 +34,14 @@ _REPEATED_FIELDS: dict[str, Callable[[ModelInfo], set[str]]] = {
     "formats": lambda m: {f.value for f in m.formats},
 }
 
+_ENUM_VALUES: dict[str, frozenset[str]] = {
+    "modality": frozenset(m.value for m in Modality),
+    "state": frozenset(s.value for s in ModelState),
+    "runtimes": frozenset(r.value for r in Runtime),
+    "formats": frozenset(f.value for f in ModelFormat),
+    "pinned": frozenset({"true", "false"}),
+}
+
 ModelPredicate = Callable[[ModelInfo], bool]
 
 
@@ -48,6 +56,9 @@ def _clause(text: str) -> ModelPredicate:
         raise ValidationError.single("filter", f"cannot parse {text.strip()!r}; expected `field = value`")
     field, operator, raw = match.groups()
     value = _normalize(field, raw)
+    allowed = _ENUM_VALUES.get(field)
+    if allowed is not None and value not in allowed:
+        raise ValidationError.single("filter", f"{field} cannot be {raw!r}; one of: {', '.join(sorted(allowed))}")
     if field in _SCALAR_FIELDS and operator in ("=", "!="):
         get = _SCALAR_FIELDS[field]
         return (lambda m: get(m) == value) if operator == "=" else (lambda m: get(m) != value)

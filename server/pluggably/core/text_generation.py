@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import aclosing
 from dataclasses import dataclass
 
 from pluggably.core.admission import AdmissionController
@@ -143,7 +144,8 @@ class TextGenerationService:
     ) -> AsyncIterator[TextEvent]:
         stops = StopSequenceFilter(request.params.stop_sequences)
         output_tokens = 0
-        finish = FinishReason.LENGTH
+        # Stays None only if the consumer goes away mid-stream (cancelled or closed).
+        finish: FinishReason | None = None
         error: Exception | None = None
         started = time.monotonic()
         tokens = _TokenStream(generator, input_ids, config, self._executor)
@@ -158,14 +160,9 @@ class TextGenerationService:
                 if stops.stopped:
                     finish = FinishReason.STOP
                     break
-            else:
-                if text := stops.flush():
-                    yield TextDelta(text)
-            if finish is FinishReason.STOP and (text := stops.flush()):
+            if text := stops.flush():
                 yield TextDelta(text)
-        except asyncio.CancelledError:
-            finish = FinishReason.CANCELLED
-            raise
+            finish = finish or FinishReason.LENGTH
         except PluggablyError as err:
             finish, error = FinishReason.ERROR, err
         except Exception as err:
@@ -178,27 +175,29 @@ class TextGenerationService:
                 extra={
                     "input_tokens": len(input_ids),
                     "output_tokens": output_tokens,
-                    "finish_reason": finish.value,
+                    "finish_reason": (finish or FinishReason.CANCELLED).value,
                     "generation_s": round(time.monotonic() - started, 3),
                 },
             )
+        assert finish is not None
         yield TextFinished(finish, Usage(len(input_ids), output_tokens), error)
 
     async def generate(self, request: TextRequest) -> TextResult:
         """The whole text at once. A failure during generation is raised."""
         parts: list[str] = []
         served_by: ServedBy | None = None
-        async for event in self.stream(request):
-            match event:
-                case TextStarted():
-                    served_by = event.served_by
-                case TextDelta():
-                    parts.append(event.text)
-                case TextFinished(error=error) if error is not None:
-                    raise error
-                case TextFinished():
-                    assert served_by is not None
-                    return TextResult("".join(parts), event.finish_reason, event.usage, served_by)
+        async with aclosing(self.stream(request)) as events:
+            async for event in events:
+                match event:
+                    case TextStarted():
+                        served_by = event.served_by
+                    case TextDelta():
+                        parts.append(event.text)
+                    case TextFinished(error=error) if error is not None:
+                        raise error
+                    case TextFinished():
+                        assert served_by is not None
+                        return TextResult("".join(parts), event.finish_reason, event.usage, served_by)
         raise AssertionError("the text stream ended without TextFinished")
 
     def close(self) -> None:

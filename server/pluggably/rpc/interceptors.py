@@ -131,20 +131,32 @@ def _incoming_request_id(context: aio.ServicerContext) -> str:
 
 
 class RequestIdInterceptor(_WrappingInterceptor):
-    """Takes `x-request-id` from the caller (Envoy sets one) or makes one, and echoes it."""
+    """Takes `x-request-id` from the caller (Envoy sets one) or makes one, and echoes it.
 
-    async def _start(self, context: aio.ServicerContext) -> None:
+    A stream sends the id with its first message, not before: headers sent
+    ahead of a failure would commit a REST caller's response to HTTP 200.
+    Errors carry the id in their trailers (see `ErrorMappingInterceptor`).
+    """
+
+    @staticmethod
+    def _start(context: aio.ServicerContext) -> tuple[tuple[str, str]]:
         request_id = _incoming_request_id(context)
         request_id_var.set(request_id)
-        await context.send_initial_metadata(((REQUEST_ID_HEADER, request_id),))
+        return ((REQUEST_ID_HEADER, request_id),)
 
     async def around_unary(self, behavior, request, context, method):  # type: ignore[no-untyped-def]
-        await self._start(context)
-        return await behavior(request, context)
+        metadata = self._start(context)
+        response = await behavior(request, context)
+        await context.send_initial_metadata(metadata)
+        return response
 
     async def around_stream(self, behavior, request, context, method):  # type: ignore[no-untyped-def]
-        await self._start(context)
+        metadata = self._start(context)
+        first = True
         async for response in _iterate(behavior, request, context):
+            if first:
+                await context.send_initial_metadata(metadata)
+                first = False
             yield response
 
 
@@ -215,7 +227,9 @@ class ErrorMappingInterceptor(_WrappingInterceptor):
         else:
             log.error("unexpected error", exc_info=error, extra={"method": method})
             status = status_for_unexpected(request_id_var.get())
-        await context.abort_with_status(rpc_status.to_status(status))
+        grpc_status = rpc_status.to_status(status)
+        trailers = (*grpc_status.trailing_metadata, (REQUEST_ID_HEADER, request_id_var.get() or ""))
+        await context.abort(grpc_status.code, grpc_status.details, trailers)
 
     async def around_unary(self, behavior, request, context, method):  # type: ignore[no-untyped-def]
         try:

@@ -5,36 +5,46 @@ from __future__ import annotations
 from typing import Any
 
 REPLACEMENT_CHARACTER = "\ufffd"
-# A UTF-8 character is at most 4 bytes, so at most 4 byte-level tokens; text
-# still ending in U+FFFD after that many more tokens is really invalid.
-MAX_HELD_TOKENS = 4
+# Text that still ends in U+FFFD this many tokens after the last fully decoded
+# point is garbage (a random or broken model), not a character in the making:
+# it is let out so that nothing is held, or re-decoded, without bound.
+MAX_HELD_TOKENS = 64
 
 
 class IncrementalDetokenizer:
-    """Decodes a growing token sequence incrementally.
+    """Decodes a growing token sequence incrementally, for any tokenizer.
 
-    Decoding token by token breaks byte-level BPE characters split over several
-    tokens and drops spaces some tokenizers add only in context. So each step
-    decodes a short window of recent tokens and returns what the new token
-    added, holding text back while it ends in an incomplete character.
+    Decoding token by token breaks characters split over several byte-level
+    tokens and drops the spaces some tokenizers add only in context. So each
+    step decodes a window of recent tokens (`ids[context:]`) and returns what
+    is new since `ids[context:window]`, the part already accounted for.
+
+    A decoded window that ends in U+FFFD may end inside a character that the
+    next token completes. The complete text before it is returned at once;
+    the trailing U+FFFD run is held until a later token settles it (completed,
+    or followed by text, which makes it definitely invalid).
     """
 
     def __init__(self, tokenizer: Any) -> None:
         self._tokenizer = tokenizer
         self._ids: list[int] = []
-        self._prefix_offset = 0
-        self._read_offset = 0
+        self._context = 0  # start of the decoded window
+        self._window = 0  # tokens before this are accounted for
+        self._emitted = 0  # characters returned of the text after `_window`
 
     def _decode(self, ids: list[int]) -> str:
         return self._tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False)
 
     def push(self, token_id: int) -> str:
         self._ids.append(token_id)
-        prefix = self._decode(self._ids[self._prefix_offset : self._read_offset])
-        text = self._decode(self._ids[self._prefix_offset :])
-        held_tokens = len(self._ids) - self._read_offset
-        if len(text) > len(prefix) and (not text.endswith(REPLACEMENT_CHARACTER) or held_tokens >= MAX_HELD_TOKENS):
-            self._prefix_offset = self._read_offset
-            self._read_offset = len(self._ids)
-            return text[len(prefix) :]
-        return ""
+        settled = self._decode(self._ids[self._context : self._window])
+        new = self._decode(self._ids[self._context :])[len(settled) :]
+        held_tokens = len(self._ids) - self._window
+        if not new.endswith(REPLACEMENT_CHARACTER) or held_tokens >= MAX_HELD_TOKENS:
+            delta = new[self._emitted :]
+            self._context, self._window, self._emitted = self._window, len(self._ids), 0
+            return delta
+        complete = new.rstrip(REPLACEMENT_CHARACTER)
+        delta = complete[self._emitted :]
+        self._emitted = max(self._emitted, len(complete))
+        return delta

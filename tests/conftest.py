@@ -1,0 +1,140 @@
+"""Shared fixtures: tiny models built once, real servers on loopback ports.
+
+Every server binds 127.0.0.1. Servers and Envoys started here are stopped here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import grpc
+import httpx
+import pytest
+import pytest_asyncio
+
+from pluggably.app import Gateway, start_gateway
+from pluggably.settings import (
+    EnvoySettings,
+    GenerationSettings,
+    LoggingSettings,
+    ModelsSettings,
+    ServerSettings,
+    Settings,
+)
+from pluggably.stack import Stack, start_stack
+from tests.support.tiny_models import CHAT_MODEL_ID, build_tiny_models
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def settings_for_test(data_dir: Path, models_dir: Path, **sections: dict[str, Any]) -> Settings:
+    """Settings for a test server: loopback, free ports, the tiny chat model as default."""
+    return Settings(
+        data_dir=data_dir,
+        server=ServerSettings(**{"port": 0, "grace_period_s": 2.0, **sections.get("server", {})}),
+        envoy=EnvoySettings(
+            **{
+                "http_port": free_port(),
+                "https_port": free_port(),
+                "admin_port": free_port(),
+                "health_check_interval_s": 0.2,
+                **sections.get("envoy", {}),
+            }
+        ),
+        generation=GenerationSettings(**{"max_concurrency": 2, "max_queue": 4, **sections.get("generation", {})}),
+        models=ModelsSettings(
+            **{
+                "dir": models_dir,
+                "default_text_model": CHAT_MODEL_ID,
+                "preload": (CHAT_MODEL_ID,),
+                **sections.get("models", {}),
+            }
+        ),
+        logging=LoggingSettings(**sections.get("logging", {})),
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_models(tmp_path_factory.mktemp("tiny-models"))
+
+
+async def envoy_sees_the_server_healthy(settings: Settings, timeout_s: float = 15.0) -> None:
+    """Waits for Envoy's active health check to pass (its /healthz turns 200)."""
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.envoy.http_port}") as client:
+        while (await client.get("/healthz")).status_code != 200:
+            assert time.monotonic() < deadline, f"Envoy did not see the server healthy within {timeout_s} s"
+            await asyncio.sleep(0.05)
+
+
+GatewayFactory = Callable[..., AbstractAsyncContextManager[Gateway]]
+StackFactory = Callable[..., AbstractAsyncContextManager[Stack]]
+
+
+@pytest.fixture(scope="session")
+def gateway_factory(tiny_models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> GatewayFactory:
+    """Starts a dedicated, preloaded gateway: `async with gateway_factory(generation={...}) as gw:`."""
+
+    @asynccontextmanager
+    async def factory(models_dir: Path | None = None, **sections: dict[str, Any]) -> AsyncIterator[Gateway]:
+        settings = settings_for_test(tmp_path_factory.mktemp("data"), models_dir or tiny_models_dir, **sections)
+        gateway = await start_gateway(settings)
+        try:
+            await gateway.preload()
+            yield gateway
+        finally:
+            await gateway.stop(0)
+
+    return factory
+
+
+@pytest.fixture(scope="session")
+def stack_factory(tiny_models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> StackFactory:
+    """Starts a dedicated server + Envoy, SERVING: `async with stack_factory() as stack:`."""
+
+    @asynccontextmanager
+    async def factory(models_dir: Path | None = None, **sections: dict[str, Any]) -> AsyncIterator[Stack]:
+        data_dir = tmp_path_factory.mktemp("data")
+        settings = settings_for_test(data_dir, models_dir or tiny_models_dir, **sections)
+        stack = await start_stack(settings, envoy_log=data_dir / "envoy.log")
+        try:
+            await stack.gateway.preload()
+            await envoy_sees_the_server_healthy(settings)
+            yield stack
+        finally:
+            await stack.stop()
+
+    return factory
+
+
+@pytest_asyncio.fixture(scope="session")
+async def gateway(gateway_factory: GatewayFactory) -> AsyncIterator[Gateway]:
+    """A shared gateway for tests that do not change server state."""
+    async with gateway_factory() as shared:
+        yield shared
+
+
+@pytest_asyncio.fixture(scope="session")
+async def channel(gateway: Gateway) -> AsyncIterator[grpc.aio.Channel]:
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{gateway.port}") as shared:
+        yield shared
+
+
+@pytest_asyncio.fixture(scope="session")
+async def stack(stack_factory: StackFactory) -> AsyncIterator[Stack]:
+    """A shared server + Envoy for system tests that do not change server state."""
+    async with stack_factory() as shared:
+        yield shared

@@ -1,0 +1,121 @@
+"""The gateway as an operator runs it: real processes, real signals.
+
+SYS-REQ-007 (graceful shutdown: in-flight streams finish, health drains) and
+the `make run` promise that Ctrl-C leaves no process behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import grpc
+import httpx
+import pytest
+import yaml
+
+from pluggably.v1 import common_pb2, text_service_pb2, text_service_pb2_grpc
+from tests.conftest import free_port
+from tests.support.tiny_models import CHAT_MODEL_ID
+
+PLUGGABLY = str(Path(sys.executable).parent / "pluggably")
+
+
+def write_config(tmp_path: Path, models_dir: Path, grpc_port: int, grace_s: float) -> Path:
+    config = {
+        "data_dir": str(tmp_path / "data"),
+        "server": {"port": grpc_port, "grace_period_s": grace_s},
+        "envoy": {
+            "http_port": free_port(),
+            "https_port": free_port(),
+            "admin_port": free_port(),
+            "health_check_interval_s": 0.2,
+        },
+        "models": {"dir": str(models_dir), "default_text_model": CHAT_MODEL_ID, "preload": [CHAT_MODEL_ID]},
+    }
+    path = tmp_path / "pluggably.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def child_pids(pid: int) -> list[int]:
+    """Children of every thread of `pid` (Envoy is started from a worker thread)."""
+    return [
+        int(child) for task in Path(f"/proc/{pid}/task").iterdir() for child in (task / "children").read_text().split()
+    ]
+
+
+def wait_for(condition, timeout_s: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def serving(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+@pytest.fixture
+def process_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("PLUGGABLY_")}
+
+
+async def test_sys_req_007_sigterm_lets_in_flight_streams_finish(tiny_models_dir, tmp_path, process_env) -> None:
+    port = free_port()
+    config = write_config(tmp_path, tiny_models_dir, port, grace_s=20)
+    log_file = tmp_path / "server.log"
+    with log_file.open("wb") as log:
+        server = await asyncio.create_subprocess_exec(
+            PLUGGABLY, "--config", str(config), "serve", env=process_env, stderr=log
+        )
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            await channel.channel_ready()
+            stub = text_service_pb2_grpc.TextServiceStub(channel)
+            request = text_service_pb2.GenerateTextRequest(prompt="Keep going", max_output_tokens=600)
+            call = stub.StreamText(request, wait_for_ready=True)
+            assert (await call.read()).served_by.model == f"models/{CHAT_MODEL_ID}"
+            server.send_signal(signal.SIGTERM)
+            messages = []
+            while (message := await call.read()) is not grpc.aio.EOF:
+                messages.append(message)
+            assert messages[-1].finish_reason == common_pb2.FINISH_REASON_LENGTH
+            assert messages[-1].usage.output_tokens == 600
+        assert await asyncio.wait_for(server.wait(), timeout=20) == 0
+    finally:
+        if server.returncode is None:
+            server.kill()
+            await server.wait()
+    log_lines = [json.loads(line) for line in log_file.read_text().splitlines() if line.startswith("{")]
+    messages = [line["message"] for line in log_lines]
+    assert "draining" in messages and messages[-1] == "stopped"
+
+
+def test_run_starts_envoy_and_ctrl_c_stops_everything(tiny_models_dir, tmp_path, process_env) -> None:
+    config = write_config(tmp_path, tiny_models_dir, free_port(), grace_s=2)
+    settings = yaml.safe_load(config.read_text())
+    gateway = subprocess.Popen([PLUGGABLY, "--config", str(config), "run"], env=process_env)
+    try:
+        healthz = f"http://127.0.0.1:{settings['envoy']['http_port']}/healthz"
+        wait_for(lambda: serving(healthz), 60, "/healthz to turn 200")
+        (envoy,) = child_pids(gateway.pid)
+        assert "envoy" in Path(f"/proc/{envoy}/cmdline").read_text()
+        # The dev certificate was made where the settings say.
+        assert (tmp_path / "data" / "certs" / "dev-cert.pem").exists()
+        gateway.send_signal(signal.SIGINT)
+        assert gateway.wait(timeout=30) == 0
+        assert not Path(f"/proc/{envoy}").exists() or "zombie" in Path(f"/proc/{envoy}/status").read_text()
+    finally:
+        if gateway.poll() is None:
+            gateway.kill()
+            gateway.wait()

@@ -1,0 +1,131 @@
+"""ModelService pieces without a server: page tokens, paging, not-yet-available methods.
+
+SYS-REQ-015 (list models), SYS-NFR-002 (clear errors). The servicer's methods
+are called directly; none of them uses the gRPC context.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from pluggably.api.models import ModelServicer, _decode_page_token, _encode_page_token
+from pluggably.api.unimplemented import unimplemented
+from pluggably.core.catalog import ModelCatalog
+from pluggably.core.errors import FeatureNotSupportedError, NotFoundError, ValidationError
+from pluggably.core.models import Runtime
+from pluggably.v1 import model_service_pb2, model_service_pb2_grpc
+from tests.unit.models_factory import model_info
+
+
+@pytest.mark.parametrize(
+    ("after", "filter_text"),
+    [("tiny-llama-chat", ""), ("a.b_c-d", "modality = MODALITY_TEXT AND state = READY"), ("", 'provider = "x/y"')],
+)
+def test_page_token_round_trip_SYS_REQ_015(after: str, filter_text: str) -> None:
+    token = _encode_page_token(after, filter_text)
+    assert _decode_page_token(token, filter_text) == after
+    # URL-safe, without padding: it goes into a query string unescaped.
+    assert all(c.isalnum() or c in "-_" for c in token)
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "garbage!!",
+        "x",
+        base64.urlsafe_b64encode(b"\xff\xfe not utf-8").decode(),
+        base64.urlsafe_b64encode(b"[1, 2]").decode(),
+        base64.urlsafe_b64encode(b'"a string"').decode(),
+        base64.urlsafe_b64encode(json.dumps({"after": "x"}).encode()).decode(),
+    ],
+)
+def test_garbage_page_token_is_a_validation_error_on_page_token_SYS_NFR_002(token: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        _decode_page_token(token, "")
+    assert [v.field for v in caught.value.violations] == ["page_token"]
+
+
+def test_page_token_from_another_filter_is_rejected_SYS_NFR_002() -> None:
+    token = _encode_page_token("model-b", "state = READY")
+    with pytest.raises(ValidationError) as caught:
+        _decode_page_token(token, "state = FAILED")
+    (violation,) = caught.value.violations
+    assert violation.field == "page_token"
+    assert "filter" in violation.description
+
+
+def catalog(count: int) -> ModelCatalog:
+    return ModelCatalog(
+        model_info(f"model-{i:02d}", runtimes=(Runtime.ONNX,) if i % 2 else (Runtime.TORCH,)) for i in range(count)
+    )
+
+
+async def list_all(servicer: ModelServicer, page_size: int, filter_text: str = "") -> list[list[str]]:
+    pages, token = [], ""
+    while True:
+        request = model_service_pb2.ListModelsRequest(page_size=page_size, filter=filter_text, page_token=token)
+        response = await servicer.ListModels(request, None)  # type: ignore[arg-type]
+        pages.append([m.name for m in response.models])
+        token = response.next_page_token
+        if not token:
+            return pages
+
+
+async def test_paging_returns_every_model_once_in_id_order_SYS_REQ_015() -> None:
+    servicer = ModelServicer(catalog(7))
+    pages = await list_all(servicer, page_size=3)
+    assert [len(p) for p in pages] == [3, 3, 1]
+    names = [name for page in pages for name in page]
+    assert names == [f"models/model-{i:02d}" for i in range(7)]
+
+
+async def test_paging_with_a_filter_SYS_REQ_015() -> None:
+    servicer = ModelServicer(catalog(7))
+    pages = await list_all(servicer, page_size=2, filter_text="runtimes:RUNTIME_ONNX")
+    assert [name for page in pages for name in page] == [f"models/model-{i:02d}" for i in (1, 3, 5)]
+
+
+async def test_exact_last_page_has_no_next_token_SYS_REQ_015() -> None:
+    pages = await list_all(ModelServicer(catalog(4)), page_size=2)
+    assert [len(p) for p in pages] == [2, 2]
+
+
+async def test_default_page_size_and_bounds_SYS_NFR_002() -> None:
+    servicer = ModelServicer(catalog(3))
+    assert len((await list_all(servicer, page_size=0))[0]) == 3
+    for bad in (-1, 1001):
+        with pytest.raises(ValidationError) as caught:
+            await servicer.ListModels(model_service_pb2.ListModelsRequest(page_size=bad), None)  # type: ignore[arg-type]
+        assert caught.value.violations[0].field == "page_size"
+
+
+async def test_get_model_by_resource_name_SYS_REQ_015() -> None:
+    servicer = ModelServicer(catalog(2))
+    model = await servicer.GetModel(model_service_pb2.GetModelRequest(name="models/model-01"), None)  # type: ignore[arg-type]
+    assert model.name == "models/model-01"
+    with pytest.raises(NotFoundError):
+        await servicer.GetModel(model_service_pb2.GetModelRequest(name="models/nope"), None)  # type: ignore[arg-type]
+    for bad in ("model-01", "models/", ""):
+        with pytest.raises(ValidationError) as caught:
+            await servicer.GetModel(model_service_pb2.GetModelRequest(name=bad), None)  # type: ignore[arg-type]
+        assert caught.value.violations[0].field == "name"
+
+
+@pytest.mark.parametrize("method", ["CreateModel", "DeleteModel", "DownloadModel", "GetStorage"])
+async def test_registry_writes_say_they_are_not_available_yet_SYS_NFR_002(method: str) -> None:
+    with pytest.raises(FeatureNotSupportedError) as caught:
+        await getattr(ModelServicer(catalog(1)), method)(None, None)
+    assert caught.value.metadata["method"] == f"pluggably.v1.ModelService/{method}"
+    assert method in caught.value.message
+
+
+async def test_unimplemented_covers_every_rpc_of_a_service_SYS_NFR_002() -> None:
+    servicer = unimplemented(model_service_pb2_grpc.ModelServiceServicer, "pluggably.v1.ModelService", "later")()
+    rpcs = model_service_pb2.DESCRIPTOR.services_by_name["ModelService"].methods_by_name
+    assert rpcs
+    for method in rpcs:
+        with pytest.raises(FeatureNotSupportedError, match="later"):
+            await getattr(servicer, method)(None, None)
