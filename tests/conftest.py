@@ -6,7 +6,6 @@ Every server binds 127.0.0.1. Servers and Envoys started here are stopped here.
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -28,15 +27,10 @@ from pluggably.settings import (
     Settings,
 )
 from pluggably.stack import Stack, start_stack
+from tests.support.net import free_port
 from tests.support.tiny_models import CHAT_MODEL_ID, build_tiny_models
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def settings_for_test(data_dir: Path, models_dir: Path, **sections: dict[str, Any]) -> Settings:

@@ -58,7 +58,7 @@ async def start_stack(
         config_file.parent.mkdir(parents=True, exist_ok=True)
         config_file.write_text(envoy_config(settings, grpc_port=gateway.port))
         envoy = EnvoyProcess(settings.envoy.binary, config_file, settings.envoy.admin_port, log_file=envoy_log)
-        await asyncio.to_thread(envoy.start)
+        await envoy.start()
     except BaseException:
         await gateway.stop(0)
         raise

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from pluggably.v1 import common_pb2, text_service_pb2, text_service_pb2_grpc
-from tests.conftest import free_port
+from tests.support.net import free_port
 from tests.support.tiny_models import CHAT_MODEL_ID
 
 PLUGGABLY = str(Path(sys.executable).parent / "pluggably")
@@ -119,3 +119,20 @@ def test_run_starts_envoy_and_ctrl_c_stops_everything(tiny_models_dir, tmp_path,
         if gateway.poll() is None:
             gateway.kill()
             gateway.wait()
+
+
+def test_envoy_does_not_outlive_a_killed_gateway(tiny_models_dir, tmp_path, process_env) -> None:
+    config = write_config(tmp_path, tiny_models_dir, free_port(), grace_s=2)
+    settings = yaml.safe_load(config.read_text())
+    gateway = subprocess.Popen([PLUGGABLY, "--config", str(config), "run"], env=process_env)
+    try:
+        admin = f"http://127.0.0.1:{settings['envoy']['admin_port']}/ready"
+        wait_for(lambda: serving(admin), 60, "Envoy to be ready")
+        (envoy,) = child_pids(gateway.pid)
+    finally:
+        gateway.kill()
+        gateway.wait()
+    # Envoy was re-parented when its parent died, so nobody reaps it: it must exit by itself.
+    wait_for(lambda: not serving(admin), 10, "Envoy to exit after the gateway was killed")
+    status = Path(f"/proc/{envoy}/status")
+    assert not status.exists() or "zombie" in status.read_text()

