@@ -19,45 +19,13 @@ import pytest_asyncio
 
 from pluggably.app import Gateway, start_gateway
 from pluggably.settings import (
-    EnvoySettings,
-    GenerationSettings,
-    LoggingSettings,
-    ModelsSettings,
-    ServerSettings,
     Settings,
 )
 from pluggably.stack import Stack, start_stack
-from tests.support.net import free_port
-from tests.support.tiny_models import CHAT_MODEL_ID, build_tiny_models
+from tests.support.loopback import settings_for_test
+from tests.support.tiny_models import build_tiny_models
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def settings_for_test(data_dir: Path, models_dir: Path, **sections: dict[str, Any]) -> Settings:
-    """Settings for a test server: loopback, free ports, the tiny chat model as default."""
-    return Settings(
-        data_dir=data_dir,
-        server=ServerSettings(**{"port": 0, "grace_period_s": 2.0, **sections.get("server", {})}),
-        envoy=EnvoySettings(
-            **{
-                "http_port": free_port(),
-                "https_port": free_port(),
-                "admin_port": free_port(),
-                "health_check_interval_s": 0.2,
-                **sections.get("envoy", {}),
-            }
-        ),
-        generation=GenerationSettings(**{"max_concurrency": 2, "max_queue": 4, **sections.get("generation", {})}),
-        models=ModelsSettings(
-            **{
-                "dir": models_dir,
-                "default_text_model": CHAT_MODEL_ID,
-                "preload": (CHAT_MODEL_ID,),
-                **sections.get("models", {}),
-            }
-        ),
-        logging=LoggingSettings(**sections.get("logging", {})),
-    )
 
 
 @pytest.fixture(scope="session")

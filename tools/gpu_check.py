@@ -69,6 +69,8 @@ async def check(models_dir: Path, device: str, tokens: int) -> dict[str, str]:
                 call.cancel()
                 started = time.perf_counter()
                 while gateway.text._admission.active:
+                    if time.perf_counter() - started > 10:
+                        raise RuntimeError("a cancelled stream kept its generation slot for 10 s")
                     await asyncio.sleep(0.005)
                 print(f"    cancelled stream freed its slot in {1000 * (time.perf_counter() - started):.1f} ms")
     finally:

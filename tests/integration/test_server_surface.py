@@ -11,7 +11,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from pluggably.app import SERVICE_NAMES, start_gateway
 from pluggably.v1 import model_service_pb2, model_service_pb2_grpc
-from tests.conftest import settings_for_test
+from tests.support.loopback import settings_for_test
 from tests.support.status import from_rpc_error
 from tests.support.tiny_models import CHAT_MODEL_ID, PLAIN_MODEL_ID
 

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from pluggably.v1 import common_pb2, text_service_pb2, text_service_pb2_grpc
-from tests.support.net import free_port
+from tests.support.loopback import free_port
 from tests.support.tiny_models import CHAT_MODEL_ID
 
 PLUGGABLY = str(Path(sys.executable).parent / "pluggably")

@@ -131,10 +131,11 @@ def test_unknown_model_is_a_validation_error_listing_available_models_SYS_REQ_01
     assert "image-model" not in violation.description  # only models of the asked modality
 
 
-def test_no_model_and_no_default_is_a_validation_error_on_model_id_SYS_REQ_011() -> None:
-    with pytest.raises(ValidationError) as caught:
-        Router(catalog(), {}, (Runtime.ONNX,)).route(select(), Modality.TEXT)
-    assert caught.value.violations[0].field == "model.id"
+def test_no_model_and_no_default_is_the_operators_problem_not_a_bad_request_SYS_REQ_011() -> None:
+    for defaults in ({}, {Modality.TEXT: "not-installed"}):
+        with pytest.raises(FailedPreconditionError) as caught:
+            Router(catalog(), defaults, (Runtime.ONNX,)).route(select(), Modality.TEXT)
+        assert "chat-model" in caught.value.message  # says what could be named instead
 
 
 def test_unknown_provider_is_a_validation_error_on_model_provider_SYS_REQ_005() -> None:

@@ -1,0 +1,51 @@
+"""Loopback servers for tests and benchmarks: free ports and the settings that use them."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+from pluggably.settings import (
+    EnvoySettings,
+    GenerationSettings,
+    LoggingSettings,
+    ModelsSettings,
+    ServerSettings,
+    Settings,
+)
+from tests.support.tiny_models import CHAT_MODEL_ID
+
+
+def free_port() -> int:
+    """A port free on 127.0.0.1 right now (the OS picks it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def settings_for_test(data_dir: Path, models_dir: Path, **sections: dict[str, Any]) -> Settings:
+    """Settings for a server on loopback (tests, benchmarks): free ports, the tiny chat model as default."""
+    return Settings(
+        data_dir=data_dir,
+        server=ServerSettings(**{"port": 0, "grace_period_s": 2.0, **sections.get("server", {})}),
+        envoy=EnvoySettings(
+            **{
+                "http_port": free_port(),
+                "https_port": free_port(),
+                "admin_port": free_port(),
+                "health_check_interval_s": 0.2,
+                **sections.get("envoy", {}),
+            }
+        ),
+        generation=GenerationSettings(**{"max_concurrency": 2, "max_queue": 4, **sections.get("generation", {})}),
+        models=ModelsSettings(
+            **{
+                "dir": models_dir,
+                "default_text_model": CHAT_MODEL_ID,
+                "preload": (CHAT_MODEL_ID,),
+                **sections.get("models", {}),
+            }
+        ),
+        logging=LoggingSettings(**sections.get("logging", {})),
+    )
