@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -30,7 +31,7 @@ class TextServicer(text_service_pb2_grpc.TextServiceServicer):
         if self._log_prompts:
             log.info(
                 "prompt",
-                extra={"messages": [m.__dict__ for m in request.messages], "prompt": request.prompt},
+                extra={"messages": [dataclasses.asdict(m) for m in request.messages], "prompt": request.prompt},
             )
 
     def _log_output(self, text: str) -> None:

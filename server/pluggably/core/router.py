@@ -58,15 +58,22 @@ class Router:
         return Route(model=model, provider=provider, runtime=self._runtime(selection, model))
 
     def _model(self, selection: ModelSelection, modality: Modality) -> ModelInfo:
-        reference = selection.id or self._default_models.get(modality, "")
-        if not reference:
-            raise ValidationError.single("model.id", f"required: no default {modality.value} model is set")
-        model = self._catalog.find(reference)
+        known = ", ".join(m.id for m in self._catalog.list() if m.modality is modality) or "none"
+        if selection.id:
+            model = self._catalog.find(selection.id)
+            if model is None:
+                raise ValidationError.single(
+                    "model.id", f"unknown model {selection.id!r}; {modality.value} models available: {known}"
+                )
+            return model
+        # No model named: the operator's default. Its absence is not the caller's fault.
+        default = self._default_models.get(modality, "")
+        model = self._catalog.find(default) if default else None
         if model is None:
-            known = ", ".join(m.id for m in self._catalog.list() if m.modality is modality) or "none"
-            field = "model.id" if selection.id else "model.id (default)"
-            raise ValidationError.single(
-                field, f"unknown model {reference!r}; {modality.value} models available: {known}"
+            raise FailedPreconditionError(
+                f"no model given and the default {modality.value} model "
+                f"{default or '(none configured)'!r} is not installed; name one of: {known}",
+                metadata={"modality": modality.value},
             )
         return model
 

@@ -7,6 +7,7 @@ line carries; `AccessLogInterceptor` logs one line per call with its outcome;
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import inspect
 import logging
@@ -179,8 +180,6 @@ class AccessLogInterceptor(_WrappingInterceptor):
 
     @staticmethod
     def _code(context: aio.ServicerContext, error: BaseException | None) -> grpc.StatusCode:
-        import asyncio
-
         if isinstance(error, asyncio.CancelledError):
             return grpc.StatusCode.CANCELLED
         code = context.code()

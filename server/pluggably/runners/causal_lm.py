@@ -22,6 +22,7 @@ from transformers.generation.logits_process import (
     TopPLogitsWarper,
 )
 
+from pluggably.core.errors import FeatureNotSupportedError
 from pluggably.core.models import Runtime
 from pluggably.core.ports import GeneratedToken
 from pluggably.core.text import ChatMessage, DecodingConfig
@@ -84,9 +85,6 @@ class CausalLMTextGenerator:
     def encode(self, messages: Sequence[ChatMessage], prompt: str) -> list[int]:
         if messages:
             if not self._tokenizer.chat_template:
-                # The router and validation cannot know this without loading.
-                from pluggably.core.errors import FeatureNotSupportedError
-
                 raise FeatureNotSupportedError("this model has no chat template: send `prompt` instead of `messages`")
             # Tokenize through the template in one step: tokenizing the rendered
             # string again would add a second BOS token.
