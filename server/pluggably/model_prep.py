@@ -13,13 +13,15 @@ looks like a complete model.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +45,25 @@ def smollm2_gguf_path() -> Path:
     return path
 
 
+@contextlib.contextmanager
+def _quiet_converters() -> Iterator[None]:
+    """The exporters warn about tracing internals and onnxruntime's quantizer logs
+    every tensor at INFO on the root logger: nothing a user can act on."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(max(level, logging.WARNING))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        root.setLevel(level)
+
+
 def _export_onnx(weights_dir: Path, onnx_dir: Path, quantize: bool) -> None:
     from optimum.exporters.onnx import main_export
 
-    with tempfile.TemporaryDirectory(dir=onnx_dir.parent, prefix=".export-") as tmp:
+    with _quiet_converters(), tempfile.TemporaryDirectory(dir=onnx_dir.parent, prefix=".export-") as tmp:
         export_dir = Path(tmp)
         main_export(
             str(weights_dir),
@@ -120,7 +137,10 @@ def prepare_default_model(models_dir: Path) -> Path:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     gguf = smollm2_gguf_path()
-    log.info("converting the default model", extra={"source": str(gguf), "target": str(target)})
+    log.info(
+        "converting the default model once (about two minutes)",
+        extra={"source": str(gguf), "target": str(target)},
+    )
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     # transformers' GGUF tokenizer conversion names <|im_start|> as the EOS token;
