@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import signal
 import sys
 from pathlib import Path
@@ -70,9 +69,6 @@ async def _run(settings: Settings) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # Envoy is forked from a process running gRPC; it execs at once, so gRPC's
-    # fork handlers are not needed (and would log that they were skipped).
-    os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
     parser = argparse.ArgumentParser(prog="pluggably", description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", type=Path, help="YAML config file (default: $PLUGGABLY_CONFIG)")
     commands = parser.add_subparsers(dest="command", required=True)

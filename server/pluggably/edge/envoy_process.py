@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import os
 import shutil
 import signal
@@ -14,16 +13,22 @@ from pathlib import Path
 
 import httpx
 
-_PR_SET_PDEATHSIG = 1
+# Runs as `python -c` in front of Envoy: asks the kernel to SIGTERM the process
+# when the thread that spawned it dies (even by SIGKILL), then becomes Envoy.
+# Doing this in a `preexec_fn` instead would fork() a process that runs gRPC,
+# whose fork handlers can abort the child.
+_DIE_WITH_PARENT_THEN_EXEC = """
+import ctypes, os, signal, sys
+try:
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG; Linux only
+except (AttributeError, OSError):
+    pass
+os.execv(sys.argv[1], sys.argv[1:])
+"""
 
 
 class EnvoyError(RuntimeError):
     pass
-
-
-def _die_with_parent() -> None:
-    """Runs in the child before exec: SIGTERM it when the spawning thread dies, even by SIGKILL."""
-    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class EnvoyProcess:
@@ -42,6 +47,10 @@ class EnvoyProcess:
         if resolved is None:
             raise EnvoyError(f"envoy binary {binary!r} not found (settings: envoy.binary); run `make venv`")
         self._command = [
+            sys.executable,
+            "-I",
+            "-c",
+            _DIE_WITH_PARENT_THEN_EXEC,
             resolved,
             "--config-path",
             str(config_file),
@@ -57,7 +66,7 @@ class EnvoyProcess:
     def _spawn(self) -> subprocess.Popen[bytes]:
         output = self._log_file.open("ab") if self._log_file else None
         try:
-            return subprocess.Popen(self._command, stdout=output, stderr=output, preexec_fn=_die_with_parent)
+            return subprocess.Popen(self._command, stdout=output, stderr=output)
         finally:
             if output:
                 output.close()
