@@ -7,12 +7,14 @@ the `make run` promise that Ctrl-C leaves no process behind.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -101,11 +103,26 @@ async def test_sys_req_007_sigterm_lets_in_flight_streams_finish(tiny_models_dir
     assert "draining" in messages and messages[-1] == "stopped"
 
 
-def test_run_starts_envoy_and_ctrl_c_stops_everything(tiny_models_dir, tmp_path, process_env) -> None:
-    config = write_config(tmp_path, tiny_models_dir, free_port(), grace_s=2)
-    settings = yaml.safe_load(config.read_text())
-    gateway = subprocess.Popen([PLUGGABLY, "--config", str(config), "run"], env=process_env)
+@contextlib.contextmanager
+def pluggably_run(tmp_path: Path, models_dir: Path, env: dict[str, str]) -> Iterator[tuple[subprocess.Popen, dict]]:
+    """`pluggably run` with its settings; killed at the end if it still runs."""
+    config = write_config(tmp_path, models_dir, free_port(), grace_s=2)
+    process = subprocess.Popen([PLUGGABLY, "--config", str(config), "run"], env=env)
     try:
+        yield process, yaml.safe_load(config.read_text())
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def exited(pid: int) -> bool:
+    status = Path(f"/proc/{pid}/status")
+    return not status.exists() or "zombie" in status.read_text()
+
+
+def test_run_starts_envoy_and_ctrl_c_stops_everything(tiny_models_dir, tmp_path, process_env) -> None:
+    with pluggably_run(tmp_path, tiny_models_dir, process_env) as (gateway, settings):
         healthz = f"http://127.0.0.1:{settings['envoy']['http_port']}/healthz"
         wait_for(lambda: serving(healthz), 60, "/healthz to turn 200")
         (envoy,) = child_pids(gateway.pid)
@@ -114,25 +131,16 @@ def test_run_starts_envoy_and_ctrl_c_stops_everything(tiny_models_dir, tmp_path,
         assert (tmp_path / "data" / "certs" / "dev-cert.pem").exists()
         gateway.send_signal(signal.SIGINT)
         assert gateway.wait(timeout=30) == 0
-        assert not Path(f"/proc/{envoy}").exists() or "zombie" in Path(f"/proc/{envoy}/status").read_text()
-    finally:
-        if gateway.poll() is None:
-            gateway.kill()
-            gateway.wait()
+        assert exited(envoy)
 
 
 def test_envoy_does_not_outlive_a_killed_gateway(tiny_models_dir, tmp_path, process_env) -> None:
-    config = write_config(tmp_path, tiny_models_dir, free_port(), grace_s=2)
-    settings = yaml.safe_load(config.read_text())
-    gateway = subprocess.Popen([PLUGGABLY, "--config", str(config), "run"], env=process_env)
-    try:
+    with pluggably_run(tmp_path, tiny_models_dir, process_env) as (gateway, settings):
         admin = f"http://127.0.0.1:{settings['envoy']['admin_port']}/ready"
         wait_for(lambda: serving(admin), 60, "Envoy to be ready")
         (envoy,) = child_pids(gateway.pid)
-    finally:
         gateway.kill()
         gateway.wait()
     # Envoy was re-parented when its parent died, so nobody reaps it: it must exit by itself.
     wait_for(lambda: not serving(admin), 10, "Envoy to exit after the gateway was killed")
-    status = Path(f"/proc/{envoy}/status")
-    assert not status.exists() or "zombie" in status.read_text()
+    assert exited(envoy)
