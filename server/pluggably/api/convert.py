@@ -115,13 +115,29 @@ def text_response(result: text.TextResult) -> text_service_pb2.GenerateTextRespo
     )
 
 
+def model_source(source: domain.ModelSource | None) -> model_service_pb2.ModelSource:
+    match source:
+        case None:
+            return model_service_pb2.ModelSource()
+        case domain.ModelSource(kind=domain.SourceKind.HUGGING_FACE):
+            return model_service_pb2.ModelSource(
+                hugging_face=model_service_pb2.HuggingFaceSource(
+                    repo_id=source.location, revision=source.revision, allow_patterns=source.allow_patterns
+                )
+            )
+        case domain.ModelSource(kind=domain.SourceKind.URL):
+            return model_service_pb2.ModelSource(url=source.location)
+        case _:
+            return model_service_pb2.ModelSource(local_path=source.location)
+
+
 def model(info: domain.ModelInfo) -> model_service_pb2.Model:
     return model_service_pb2.Model(
         name=info.name,
         display_name=info.display_name,
         aliases=list(info.aliases),
-        modality=MODALITY_TO_PROTO[info.modality],
-        source=model_service_pb2.ModelSource(local_path=info.path),
+        modality=MODALITY_TO_PROTO[info.modality] if info.modality else common_pb2.MODALITY_UNSPECIFIED,
+        source=model_source(info.source),
         revision=info.revision,
         formats=[FORMAT_TO_PROTO[f] for f in info.formats],
         runtimes=[RUNTIME_TO_PROTO[r] for r in info.runtimes],

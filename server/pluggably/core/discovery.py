@@ -27,6 +27,7 @@ from pluggably.core.models import (
     ModelCapabilities,
     ModelFormat,
     ModelInfo,
+    ModelSource,
     Runtime,
 )
 
@@ -105,7 +106,7 @@ def describe_text_model(folder: Path) -> ModelInfo:
         ),
         display_name=str(manifest.get("display_name") or folder.name),
         aliases=tuple(str(a) for a in manifest.get("aliases", ())),
-        source=str(manifest.get("source", "")),
+        source=ModelSource.from_json(manifest["source"]) if manifest.get("source") else None,
         revision=str(manifest.get("revision", "")),
         size_bytes=_folder_size(folder),
         # float32 weights loaded in memory, plus room for activations and cache.

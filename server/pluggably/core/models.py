@@ -43,6 +43,41 @@ class GpuRequirement(enum.Enum):
 LOCAL_PROVIDER = "local"
 
 
+class SourceKind(enum.Enum):
+    HUGGING_FACE = "hugging_face"
+    URL = "url"
+    LOCAL = "local"
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a model came from: a Hugging Face repo id, a URL, or a local path."""
+
+    kind: SourceKind
+    location: str
+    revision: str = ""  # asked-for branch, tag or commit (Hugging Face)
+    allow_patterns: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "kind": self.kind.value,
+            "location": self.location,
+            "revision": self.revision,
+            "allow_patterns": list(self.allow_patterns),
+        }
+
+    @classmethod
+    def from_json(cls, value: object) -> ModelSource:
+        if not isinstance(value, dict):
+            raise ValueError(f"a model source is an object, not {value!r}")
+        return cls(
+            kind=SourceKind(value["kind"]),
+            location=str(value["location"]),
+            revision=str(value.get("revision", "")),
+            allow_patterns=tuple(str(p) for p in value.get("allow_patterns", ())),
+        )
+
+
 @dataclass(frozen=True)
 class ModelCapabilities:
     context_length: int = 0
@@ -60,10 +95,14 @@ class HardwareRequirements:
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """One model in the catalog. `runtimes` lists the preferred runtime first."""
+    """One model in the catalog. `runtimes` lists the preferred runtime first.
+
+    `modality` is None only for an entry whose files could not be read
+    (state FAILED): what it would generate is unknown.
+    """
 
     id: str
-    modality: Modality
+    modality: Modality | None
     path: str
     runtimes: tuple[Runtime, ...]
     formats: tuple[ModelFormat, ...]
@@ -71,8 +110,8 @@ class ModelInfo:
     display_name: str = ""
     aliases: tuple[str, ...] = ()
     provider: str = LOCAL_PROVIDER
-    source: str = ""
-    revision: str = ""
+    source: ModelSource | None = None
+    revision: str = ""  # the revision on disk (e.g. the commit a download resolved to)
     size_bytes: int = 0
     hardware: HardwareRequirements = HardwareRequirements()
     state: ModelState = ModelState.READY

@@ -49,12 +49,13 @@ class Router:
                 f"unknown provider {provider!r}; configured: {', '.join(self._providers)}",
             )
         model = self._model(selection, modality)
+        self._check_state(model)
         if model.modality is not modality:
+            assert model.modality is not None  # only FAILED entries lack one
             raise FeatureNotSupportedError(
                 f"model {model.id!r} generates {model.modality.value}, not {modality.value}",
                 metadata={"model": model.name, "modality": model.modality.value},
             )
-        self._check_state(model)
         return Route(model=model, provider=provider, runtime=self._runtime(selection, model))
 
     def _model(self, selection: ModelSelection, modality: Modality) -> ModelInfo:
