@@ -51,8 +51,11 @@ def gateway_factory(tiny_models_dir: Path, tmp_path_factory: pytest.TempPathFact
     """Starts a dedicated, preloaded gateway: `async with gateway_factory(generation={...}) as gw:`."""
 
     @asynccontextmanager
-    async def factory(models_dir: Path | None = None, **sections: dict[str, Any]) -> AsyncIterator[Gateway]:
-        settings = settings_for_test(tmp_path_factory.mktemp("data"), models_dir or tiny_models_dir, **sections)
+    async def factory(
+        models_dir: Path | None = None, data_dir: Path | None = None, **sections: dict[str, Any]
+    ) -> AsyncIterator[Gateway]:
+        data_dir = data_dir or tmp_path_factory.mktemp("data")
+        settings = settings_for_test(data_dir, models_dir or tiny_models_dir, **sections)
         gateway = await start_gateway(settings)
         try:
             await gateway.preload()

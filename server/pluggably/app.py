@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -23,12 +24,17 @@ from pluggably.api.text import TextServicer
 from pluggably.api.unimplemented import unimplemented
 from pluggably.core.admission import AdmissionController
 from pluggably.core.catalog import ModelCatalog
-from pluggably.core.discovery import discover_models
+from pluggably.core.in_use import ModelsInUse
+from pluggably.core.model_management import ModelManager
 from pluggably.core.models import Modality, Runtime
 from pluggably.core.ports import TextGeneratorLoader
+from pluggably.core.registry import ModelRegistry
 from pluggably.core.router import Router
 from pluggably.core.runner_pool import TextGeneratorPool
+from pluggably.core.scanning import ModelScanner
 from pluggably.core.text_generation import TextGenerationLimits, TextGenerationService
+from pluggably.db.database import open_database
+from pluggably.db.stores import SqliteModelStore
 from pluggably.rpc.interceptors import default_interceptors
 from pluggably.settings import Settings
 from pluggably.v1 import (
@@ -88,10 +94,17 @@ class Gateway:
     server: aio.Server
     port: int
     health: health_aio.HealthServicer
-    catalog: ModelCatalog
+    database: sqlite3.Connection
+    registry: ModelRegistry
+    scanner: ModelScanner
     router: Router
     pool: TextGeneratorPool
     text: TextGenerationService
+    background: list[asyncio.Task[None]]
+
+    @property
+    def catalog(self) -> ModelCatalog:
+        return self.registry.catalog
 
     async def set_serving(self, serving: bool) -> None:
         status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
@@ -119,16 +132,23 @@ class Gateway:
         await self.health.enter_graceful_shutdown()
         grace = self.settings.server.grace_period_s if grace_s is None else grace_s
         await self.server.stop(grace)
+        for task in self.background:
+            task.cancel()
+        await asyncio.gather(*self.background, return_exceptions=True)
         self.text.close()
         self.pool.close()
+        self.database.close()
 
 
 async def start_gateway(settings: Settings, loaders: Mapping[Runtime, TextGeneratorLoader] | None = None) -> Gateway:
     """Builds and starts the server, NOT_SERVING until `preload()` finishes."""
-    discovery = discover_models(settings.models_dir)
-    catalog = ModelCatalog(discovery.models)
+    database = open_database(settings.database_file)
+    registry = ModelRegistry(SqliteModelStore(database))
+    scanner = ModelScanner(registry, settings.models_dir, settings.models.hf_cache_dir)
+    await scanner.scan()
+    in_use = ModelsInUse()
     pool = TextGeneratorPool(text_loaders(settings) if loaders is None else loaders)
-    router = Router(catalog, {Modality.TEXT: settings.models.default_text_model}, pool.runtimes)
+    router = Router(registry.catalog, {Modality.TEXT: settings.models.default_text_model}, pool.runtimes)
     generation = settings.generation
     text = TextGenerationService(
         router,
@@ -136,13 +156,17 @@ async def start_gateway(settings: Settings, loaders: Mapping[Runtime, TextGenera
         AdmissionController(generation.max_concurrency, generation.max_queue, generation.queue_timeout_s),
         TextGenerationLimits(default_max_output_tokens=generation.default_max_output_tokens),
         max_concurrency=generation.max_concurrency,
+        in_use=in_use,
+        record_use=registry.record_use,
     )
 
     server = aio.server(interceptors=default_interceptors())
     text_service_pb2_grpc.add_TextServiceServicer_to_server(
         TextServicer(text, log_prompts=settings.logging.log_prompts), server
     )
-    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(catalog), server)
+    model_service_pb2_grpc.add_ModelServiceServicer_to_server(
+        ModelServicer(ModelManager(registry, scanner, pool, in_use, settings.models_dir)), server
+    )
     not_yet = (
         (image_service_pb2_grpc, image_service_pb2, "ImageService", _NO_RUNNER_YET),
         (mesh_service_pb2_grpc, mesh_service_pb2, "MeshService", _NO_RUNNER_YET),
@@ -162,13 +186,17 @@ async def start_gateway(settings: Settings, loaders: Mapping[Runtime, TextGenera
         reflection.enable_server_reflection((*SERVICE_NAMES, reflection.SERVICE_NAME, "grpc.health.v1.Health"), server)
     port = server.add_insecure_port(f"{settings.server.host}:{settings.server.port}")
     if port == 0:
+        database.close()
         raise OSError(f"cannot listen on {settings.server.host}:{settings.server.port}")
-    gateway = Gateway(settings, server, port, health, catalog, router, pool, text)
+    background = []
+    if settings.models.discovery_interval_s:
+        background.append(asyncio.create_task(scanner.scan_every(settings.models.discovery_interval_s)))
+    gateway = Gateway(settings, server, port, health, database, registry, scanner, router, pool, text, background)
     await gateway.set_serving(False)
     await server.start()
     log.info(
         "gRPC server listening",
-        extra={"address": f"{settings.server.host}:{port}", "models": [m.id for m in catalog.list()]},
+        extra={"address": f"{settings.server.host}:{port}", "models": [m.id for m in registry.catalog.list()]},
     )
     return gateway
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ByteSize, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 Port = Annotated[int, Field(ge=0, le=65535)]
@@ -78,6 +78,37 @@ class ModelsSettings(_Section):
     default_text_model: str = "smollm2-135m-instruct"
     # Models loaded at start-up; health is NOT_SERVING until they are ready.
     preload: tuple[str, ...] = ("smollm2-135m-instruct",)
+    # Rescan the models directory this often; 0: only at start and on request.
+    discovery_interval_s: float = Field(default=300.0, ge=0)
+    # A Hugging Face cache (huggingface_hub's layout) whose models are registered too; read-only.
+    hf_cache_dir: Path | None = None
+
+
+class DownloadSettings(_Section):
+    """Model downloads (long-running operations)."""
+
+    # Downloads that transfer at once; more wait in the QUEUED stage.
+    max_concurrent: int = Field(default=2, ge=1)
+    # The Hugging Face Hub, or a mirror of it.
+    hf_endpoint: str = "https://huggingface.co"
+    # Token for private or gated repositories. Never logged or returned.
+    hf_token: SecretStr | None = None
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    # A transfer that receives nothing for this long fails (and can be resumed).
+    read_timeout_s: float = Field(default=60.0, gt=0)
+    # How often progress is published to watchers and saved.
+    progress_interval_s: float = Field(default=0.5, gt=0)
+
+
+class StorageSettings(_Section):
+    """Disk limits for models (SYS-REQ-012, SYS-NFR-007). Sizes accept units: `20GB`, `512MiB`."""
+
+    # Most bytes models may use, staging included; 0: no budget.
+    budget_bytes: ByteSize = ByteSize(0)
+    # Free disk that downloads always leave.
+    min_free_bytes: ByteSize = ByteSize(1024**3)
+    # Cleanup evicts unpinned models unused for this long; 0: never for age.
+    evict_unused_after_days: float = Field(default=0.0, ge=0)
 
 
 class LoggingSettings(_Section):
@@ -102,6 +133,8 @@ class Settings(BaseSettings):
     envoy: EnvoySettings = EnvoySettings()
     generation: GenerationSettings = GenerationSettings()
     models: ModelsSettings = ModelsSettings()
+    downloads: DownloadSettings = DownloadSettings()
+    storage: StorageSettings = StorageSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @model_validator(mode="after")
@@ -117,6 +150,10 @@ class Settings(BaseSettings):
     @property
     def certs_dir(self) -> Path:
         return self.data_dir / "certs"
+
+    @property
+    def database_file(self) -> Path:
+        return self.data_dir / "pluggably.db"
 
     @classmethod
     def settings_customise_sources(

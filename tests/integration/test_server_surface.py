@@ -20,6 +20,9 @@ IMPLEMENTED = {
     "pluggably.v1.TextService/StreamText",
     "pluggably.v1.ModelService/ListModels",
     "pluggably.v1.ModelService/GetModel",
+    "pluggably.v1.ModelService/UpdateModel",
+    "pluggably.v1.ModelService/DeleteModel",
+    "pluggably.v1.ModelService/DiscoverModels",
 }
 assert operations_pb2  # registers google.longrunning.Operations in the descriptor pool
 

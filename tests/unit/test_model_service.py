@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 
 import pytest
 
 from pluggably.api.models import ModelServicer, _decode_page_token, _encode_page_token
 from pluggably.api.unimplemented import unimplemented
-from pluggably.core.catalog import ModelCatalog
 from pluggably.core.errors import FeatureNotSupportedError, NotFoundError, ValidationError
-from pluggably.core.models import Runtime
+from pluggably.core.in_use import ModelsInUse
+from pluggably.core.model_management import ModelManager
+from pluggably.core.models import ModelInfo, Runtime
+from pluggably.core.registry import ModelRegistry
+from pluggably.core.runner_pool import TextGeneratorPool
+from pluggably.core.scanning import ModelScanner
 from pluggably.v1 import model_service_pb2, model_service_pb2_grpc
 from tests.unit.models_factory import model_info
 
@@ -57,10 +62,29 @@ def test_page_token_from_another_filter_is_rejected_SYS_NFR_002() -> None:
     assert "filter" in violation.description
 
 
-def catalog(count: int) -> ModelCatalog:
-    return ModelCatalog(
+class ListStore:
+    """A ModelStore over a list: the registry's persistence is not what these tests are about."""
+
+    def __init__(self, models: list[ModelInfo]) -> None:
+        self.models = {m.id: m for m in models}
+
+    def load_all(self) -> list[ModelInfo]:
+        return list(self.models.values())
+
+    def save(self, model: ModelInfo) -> None:
+        self.models[model.id] = model
+
+    def delete(self, model_id: str) -> None:
+        self.models.pop(model_id, None)
+
+
+def catalog(count: int) -> ModelManager:
+    models = [
         model_info(f"model-{i:02d}", runtimes=(Runtime.ONNX,) if i % 2 else (Runtime.TORCH,)) for i in range(count)
-    )
+    ]
+    registry = ModelRegistry(ListStore(models))
+    models_dir = Path("/nonexistent/models")
+    return ModelManager(registry, ModelScanner(registry, models_dir), TextGeneratorPool({}), ModelsInUse(), models_dir)
 
 
 async def list_all(servicer: ModelServicer, page_size: int, filter_text: str = "") -> list[list[str]]:
@@ -114,7 +138,7 @@ async def test_get_model_by_resource_name_SYS_REQ_015() -> None:
         assert caught.value.violations[0].field == "name"
 
 
-@pytest.mark.parametrize("method", ["CreateModel", "DeleteModel", "DownloadModel", "GetStorage"])
+@pytest.mark.parametrize("method", ["CreateModel", "DownloadModel", "GetStorage", "CleanupStorage"])
 async def test_registry_writes_say_they_are_not_available_yet_SYS_NFR_002(method: str) -> None:
     with pytest.raises(FeatureNotSupportedError) as caught:
         await getattr(ModelServicer(catalog(1)), method)(None, None)

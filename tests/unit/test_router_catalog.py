@@ -68,9 +68,12 @@ def test_catalog_lists_models_sorted_by_id_SYS_REQ_015() -> None:
     assert len(ids) == 7
 
 
-def test_catalog_rejects_duplicate_ids_SYS_REQ_018() -> None:
-    with pytest.raises(AlreadyExistsError, match="chat-model"):
-        ModelCatalog([CHAT, model_info("chat-model")])
+def test_catalog_put_replaces_the_entry_with_the_same_id_SYS_REQ_018() -> None:
+    newer = model_info("chat-model", aliases=("chat-v2",))
+    cat = ModelCatalog([CHAT, newer])
+    assert cat.get("chat-model") is newer
+    assert cat.find("chat") is None  # the old entry's aliases went with it
+    assert cat.find("chat-v2") is newer
 
 
 @pytest.mark.parametrize(
@@ -87,14 +90,14 @@ def test_catalog_rejects_ambiguous_aliases_SYS_REQ_018(models: list) -> None:
         ModelCatalog(models)
 
 
-def test_failed_replace_keeps_the_previous_catalog_SYS_REQ_018() -> None:
+def test_rejected_put_leaves_the_catalog_as_it_was_SYS_REQ_018() -> None:
     cat = catalog()
+    before = cat.list()
     with pytest.raises(AlreadyExistsError):
-        cat.replace_all([ONNX_ONLY, ONNX_ONLY])
-    assert cat.find("chat") is CHAT
-    cat.replace_all([ONNX_ONLY])
-    assert cat.find("chat") is None
-    assert [m.id for m in cat.list()] == ["onnx-model"]
+        cat.put(model_info("intruder", aliases=("chat",)))
+    assert cat.list() == before and cat.find("chat") is CHAT
+    cat.remove("chat-model")
+    assert cat.find("chat") is None and cat.find("chat-model") is None
 
 
 # --- router ------------------------------------------------------------------

@@ -26,6 +26,7 @@ CASES: list[tuple[errors.PluggablyError, grpc.StatusCode, str]] = [
     ),
     (errors.DeadlineExceededError("too slow"), grpc.StatusCode.DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED"),
     (errors.InternalError("bug"), grpc.StatusCode.INTERNAL, "INTERNAL"),
+    (errors.OperationCancelledError("cancelled by a caller"), grpc.StatusCode.CANCELLED, "CANCELLED"),
 ]
 
 
@@ -117,3 +118,11 @@ def test_unexpected_error_without_request_id_SYS_NFR_002() -> None:
     details = from_status(status_for_unexpected(None))
     assert details.code == code_pb2.INTERNAL
     assert details.metadata == {"request_id": ""}
+
+
+@pytest.mark.parametrize(("error", "code", "reason"), CASES, ids=[type(c[0]).__name__ for c in CASES])
+def test_errors_survive_a_round_trip_through_json_SYS_NFR_002(error, code, reason) -> None:
+    """Finished operations store their error; read back, it must give the same status."""
+    again = errors.error_from_json(errors.error_to_json(error))
+    assert type(again) is type(error)
+    assert to_status(again) == to_status(error)

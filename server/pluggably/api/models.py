@@ -1,4 +1,4 @@
-"""ModelService: the catalog over gRPC. Registry writes come with the model registry."""
+"""ModelService: the model registry over gRPC; the work is in core.model_management."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ import base64
 import binascii
 import json
 
+from google.protobuf import empty_pb2
 from grpc import aio
 
 from pluggably.api import convert
 from pluggably.api.unimplemented import unimplemented
-from pluggably.core.catalog import ModelCatalog
 from pluggably.core.errors import ValidationError
 from pluggably.core.model_filter import parse_model_filter
+from pluggably.core.model_management import ModelManager
 from pluggably.v1 import model_service_pb2, model_service_pb2_grpc
 
 DEFAULT_PAGE_SIZE = 50
@@ -21,17 +22,8 @@ MAX_PAGE_SIZE = 1000
 _RegistryWritesNotYet = unimplemented(
     model_service_pb2_grpc.ModelServiceServicer,
     "pluggably.v1.ModelService",
-    "registering, updating, deleting and downloading models, discovery on request and "
-    "storage management come with the persistent model registry",
-    only=(
-        "CreateModel",
-        "UpdateModel",
-        "DeleteModel",
-        "DownloadModel",
-        "DiscoverModels",
-        "GetStorage",
-        "CleanupStorage",
-    ),
+    "registering local paths, downloads and storage management are not built yet",
+    only=("CreateModel", "DownloadModel", "GetStorage", "CleanupStorage"),
 )
 
 
@@ -51,9 +43,19 @@ def _decode_page_token(token: str, filter_text: str) -> str:
     return after
 
 
+UPDATABLE_FIELDS = ("display_name", "aliases", "pinned", "labels")
+
+
+def _model_name(name: str, field: str = "name") -> str:
+    if not name.startswith("models/") or name == "models/":
+        raise ValidationError.single(field, f"must look like models/{{model}}; got {name!r}")
+    return name
+
+
 class ModelServicer(_RegistryWritesNotYet):  # type: ignore[misc, valid-type]
-    def __init__(self, catalog: ModelCatalog) -> None:
-        self._catalog = catalog
+    def __init__(self, models: ModelManager) -> None:
+        self._models = models
+        self._catalog = models.catalog
 
     async def ListModels(
         self, request: model_service_pb2.ListModelsRequest, context: aio.ServicerContext
@@ -71,6 +73,46 @@ class ModelServicer(_RegistryWritesNotYet):  # type: ignore[misc, valid-type]
     async def GetModel(
         self, request: model_service_pb2.GetModelRequest, context: aio.ServicerContext
     ) -> model_service_pb2.Model:
-        if not request.name.startswith("models/") or request.name == "models/":
-            raise ValidationError.single("name", f"must look like models/{{model}}; got {request.name!r}")
-        return convert.model(self._catalog.get(request.name))
+        return convert.model(self._catalog.get(_model_name(request.name)))
+
+    async def UpdateModel(
+        self, request: model_service_pb2.UpdateModelRequest, context: aio.ServicerContext
+    ) -> model_service_pb2.Model:
+        name = _model_name(request.model.name, "model.name")
+        # AIP-134: without a mask, the fields given (with non-default values) are updated.
+        paths = list(request.update_mask.paths) or [f for f in UPDATABLE_FIELDS if _is_set(request.model, f)]
+        unknown = [p for p in paths if p not in UPDATABLE_FIELDS]
+        if unknown:
+            raise ValidationError.single(
+                "update_mask", f"cannot update {', '.join(unknown)}; updatable: {', '.join(UPDATABLE_FIELDS)}"
+            )
+        model = request.model
+        updated = self._models.update(
+            name,
+            display_name=model.display_name if "display_name" in paths else None,
+            aliases=tuple(model.aliases) if "aliases" in paths else None,
+            pinned=model.pinned if "pinned" in paths else None,
+            labels=dict(model.labels) if "labels" in paths else None,
+        )
+        return convert.model(updated)
+
+    async def DeleteModel(
+        self, request: model_service_pb2.DeleteModelRequest, context: aio.ServicerContext
+    ) -> empty_pb2.Empty:
+        await self._models.delete(_model_name(request.name))
+        return empty_pb2.Empty()
+
+    async def DiscoverModels(
+        self, request: model_service_pb2.DiscoverModelsRequest, context: aio.ServicerContext
+    ) -> model_service_pb2.DiscoverModelsResponse:
+        summary = await self._models.discover()
+        return model_service_pb2.DiscoverModelsResponse(
+            added=summary.added,
+            updated=summary.updated,
+            missing=summary.missing,
+            problems=[model_service_pb2.DiscoveryProblem(path=p.path, reason=p.reason) for p in summary.problems],
+        )
+
+
+def _is_set(message: model_service_pb2.Model, field: str) -> bool:
+    return bool(getattr(message, field))

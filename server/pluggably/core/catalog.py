@@ -1,4 +1,8 @@
-"""The models the gateway can serve, looked up by id, resource name or alias."""
+"""The models the gateway can serve, looked up by id, resource name or alias.
+
+This is the read side, held in memory; `ModelRegistry` is the only writer and
+keeps it in step with the persistent store.
+"""
 
 from __future__ import annotations
 
@@ -12,26 +16,37 @@ MODEL_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 
 
 class ModelCatalog:
-    """An in-memory index of `ModelInfo`, rebuilt from discovery."""
+    """An in-memory index of `ModelInfo` by id and alias."""
 
     def __init__(self, models: Iterable[ModelInfo] = ()) -> None:
         self._models: dict[str, ModelInfo] = {}
         self._aliases: dict[str, str] = {}
-        self.replace_all(models)
-
-    def replace_all(self, models: Iterable[ModelInfo]) -> None:
-        by_id: dict[str, ModelInfo] = {}
-        aliases: dict[str, str] = {}
         for model in models:
-            if model.id in by_id:
-                raise AlreadyExistsError(f"two models share the id {model.id!r}")
-            by_id[model.id] = model
-        for model in by_id.values():
-            for alias in model.aliases:
-                if alias in by_id or aliases.get(alias, model.id) != model.id:
-                    raise AlreadyExistsError(f"alias {alias!r} of {model.id!r} names another model too")
-                aliases[alias] = model.id
-        self._models, self._aliases = by_id, aliases
+            self.put(model)
+
+    def alias_conflict(self, model: ModelInfo) -> str | None:
+        """Why `model` cannot be stored beside the others, or None."""
+        if model.id in self._aliases:
+            return f"id {model.id!r} is an alias of {self._aliases[model.id]!r}"
+        for alias in model.aliases:
+            owner = alias if alias in self._models else self._aliases.get(alias)
+            if owner is not None and owner != model.id:
+                return f"alias {alias!r} already names {owner!r}"
+        return None
+
+    def put(self, model: ModelInfo) -> None:
+        """Adds or replaces the entry with `model.id`."""
+        if conflict := self.alias_conflict(model):
+            raise AlreadyExistsError(conflict, metadata={"model": model.name})
+        self.remove(model.id)
+        self._models[model.id] = model
+        self._aliases.update(dict.fromkeys(model.aliases, model.id))
+
+    def remove(self, model_id: str) -> None:
+        old = self._models.pop(model_id, None)
+        if old is not None:
+            for alias in old.aliases:
+                self._aliases.pop(alias, None)
 
     def list(self) -> list[ModelInfo]:
         return [self._models[key] for key in sorted(self._models)]

@@ -116,7 +116,7 @@ def describe_text_model(folder: Path) -> ModelInfo:
     )
 
 
-def discover_models(models_dir: Path) -> DiscoveryResult:
+def discover_models(models_dir: Path, hf_cache_dir: Path | None = None) -> DiscoveryResult:
     """Scans `models_dir`; a broken folder is reported, never fatal."""
     models: list[ModelInfo] = []
     problems: list[DiscoveryProblem] = []

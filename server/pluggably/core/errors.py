@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,12 @@ class AlreadyExistsError(PluggablyError):
     reason = "ALREADY_EXISTS"
 
 
+class OperationCancelledError(PluggablyError):
+    """A long-running operation was cancelled by a caller."""
+
+    reason = "CANCELLED"
+
+
 class FailedPreconditionError(PluggablyError):
     """The system is not in a state that allows the operation (e.g. a pinned model)."""
 
@@ -124,3 +131,45 @@ class InternalError(PluggablyError):
     """A bug or an unexpected failure; details are in the server log only."""
 
     reason = "INTERNAL"
+
+
+def error_to_json(error: PluggablyError) -> dict[str, Any]:
+    """A domain error as plain data, for storing (e.g. a finished operation's outcome)."""
+    value: dict[str, Any] = {"type": type(error).__name__, "message": error.message, "metadata": error.metadata}
+    if isinstance(error, ValidationError):
+        value["violations"] = [[v.field, v.description] for v in error.violations]
+    elif isinstance(error, QuotaExceededError):
+        value["violations"] = [[v.subject, v.description] for v in error.violations]
+    elif isinstance(error, BackendUnavailableError | OverloadedError):
+        value["retry_after_s"] = error.retry_after_s
+    elif isinstance(error, NotFoundError):
+        value["resource"] = error.resource
+    return value
+
+
+def error_from_json(value: dict[str, Any]) -> PluggablyError:
+    """The inverse of `error_to_json`; an unknown type comes back as InternalError."""
+    kind = {cls.__name__: cls for cls in _all_error_classes()}.get(value.get("type", ""), InternalError)
+    message, metadata = str(value.get("message", "")), dict(value.get("metadata", {}))
+    error: PluggablyError
+    if kind is ValidationError:
+        error = ValidationError([FieldViolation(*v) for v in value["violations"]], message)
+    elif kind is QuotaExceededError:
+        error = QuotaExceededError(message, [QuotaViolation(*v) for v in value["violations"]])
+    elif kind is BackendUnavailableError or kind is OverloadedError:
+        error = kind(message, retry_after_s=float(value.get("retry_after_s", 5.0)), metadata=metadata)
+    elif kind is NotFoundError:
+        error = NotFoundError(str(value.get("resource", "")), message)
+    else:
+        error = kind(message, metadata=metadata)
+    error.metadata = metadata
+    return error
+
+
+def _all_error_classes() -> list[type[PluggablyError]]:
+    found, pending = [], [PluggablyError]
+    while pending:
+        cls = pending.pop()
+        found.append(cls)
+        pending.extend(cls.__subclasses__())
+    return found

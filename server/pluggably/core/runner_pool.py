@@ -67,6 +67,11 @@ class TextGeneratorPool:
         )
         return generator
 
+    def unload(self, model_id: str) -> None:
+        """Drops every loaded runtime of a model (deleted, replaced or evicted)."""
+        for key in [k for k in self._loaded if k[0] == model_id]:
+            del self._loaded[key]
+
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
         self._loaded.clear()

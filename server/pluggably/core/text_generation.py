@@ -11,13 +11,14 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
 from dataclasses import dataclass
 
 from pluggably.core.admission import AdmissionController
 from pluggably.core.errors import PluggablyError
+from pluggably.core.in_use import ModelsInUse
 from pluggably.core.models import Modality
 from pluggably.core.ports import GeneratedToken, TextGenerator
 from pluggably.core.router import Router
@@ -107,7 +108,11 @@ class TextGenerationService:
         admission: AdmissionController,
         limits: TextGenerationLimits,
         max_concurrency: int,
+        in_use: ModelsInUse,
+        record_use: Callable[[str], None],
     ) -> None:
+        self._in_use = in_use
+        self._record_use = record_use
         self._router = router
         self._pool = pool
         self._admission = admission
@@ -133,9 +138,11 @@ class TextGenerationService:
             model=route.model.name, provider=route.provider, runtime=route.runtime, device=generator.device
         )
         async with self._admission.slot():
-            yield TextStarted(served_by)
-            async for event in self._generate(generator, input_ids, config, request):
-                yield event
+            with self._in_use.hold(route.model.id):
+                self._record_use(route.model.id)
+                yield TextStarted(served_by)
+                async for event in self._generate(generator, input_ids, config, request):
+                    yield event
 
     async def _generate(
         self, generator: TextGenerator, input_ids: list[int], config: DecodingConfig, request: TextRequest

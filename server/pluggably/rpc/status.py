@@ -21,6 +21,7 @@ _CODES: dict[type[errors.PluggablyError], grpc.StatusCode] = {
     errors.NotFoundError: grpc.StatusCode.NOT_FOUND,
     errors.AlreadyExistsError: grpc.StatusCode.ALREADY_EXISTS,
     errors.FailedPreconditionError: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.OperationCancelledError: grpc.StatusCode.CANCELLED,
     errors.FeatureNotSupportedError: grpc.StatusCode.UNIMPLEMENTED,
     errors.BackendUnavailableError: grpc.StatusCode.UNAVAILABLE,
     errors.OverloadedError: grpc.StatusCode.RESOURCE_EXHAUSTED,

@@ -1,0 +1,115 @@
+"""What ModelService does, in domain terms: list, get, update, delete, discover.
+
+Files are only ever deleted inside the models directory, and by renaming them
+out of sight first (`.trash-*`): a crash mid-delete leaves a hidden folder
+that cleanup removes, never a half-deleted model that looks complete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+
+from pluggably.core.catalog import ModelCatalog
+from pluggably.core.errors import FailedPreconditionError
+from pluggably.core.in_use import ModelsInUse
+from pluggably.core.models import ModelInfo, ModelState, SourceKind
+from pluggably.core.registry import DiscoverySummary, ModelRegistry
+from pluggably.core.runner_pool import TextGeneratorPool
+from pluggably.core.scanning import ModelScanner
+
+log = logging.getLogger(__name__)
+
+TRASH_PREFIX = ".trash-"
+
+
+def is_inside(path: Path, folder: Path) -> bool:
+    return path.resolve().is_relative_to(folder.resolve())
+
+
+class ModelManager:
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        scanner: ModelScanner,
+        pool: TextGeneratorPool,
+        in_use: ModelsInUse,
+        models_dir: Path,
+    ) -> None:
+        self._registry = registry
+        self._scanner = scanner
+        self._pool = pool
+        self._in_use = in_use
+        self._models_dir = models_dir
+
+    @property
+    def catalog(self) -> ModelCatalog:
+        return self._registry.catalog
+
+    def update(
+        self,
+        reference: str,
+        *,
+        display_name: str | None = None,
+        aliases: tuple[str, ...] | None = None,
+        pinned: bool | None = None,
+        labels: Mapping[str, str] | None = None,
+    ) -> ModelInfo:
+        return self._registry.update(
+            reference, display_name=display_name, aliases=aliases, pinned=pinned, labels=labels
+        )
+
+    def check_deletable(self, model: ModelInfo) -> None:
+        """Raises FailedPreconditionError saying why `model` must stay, if it must."""
+        if model.pinned:
+            raise FailedPreconditionError(
+                f"{model.name} is pinned; unpin it first (UpdateModel with pinned: false)",
+                metadata={"model": model.name},
+            )
+        if requests := self._in_use.requests(model.id):
+            raise FailedPreconditionError(
+                f"{model.name} is serving {requests} request(s); try again when they finish",
+                metadata={"model": model.name},
+            )
+        if model.state is ModelState.DOWNLOADING:
+            raise FailedPreconditionError(
+                f"{model.name} is still downloading; cancel its download operation instead",
+                metadata={"model": model.name},
+            )
+        if model.source and model.source.kind is SourceKind.HUGGING_FACE and not self._owns(model):
+            raise FailedPreconditionError(
+                f"{model.name} lives in the Hugging Face cache ({model.path}), which Pluggably only reads; "
+                "remove it from there (huggingface-cli delete-cache)",
+                metadata={"model": model.name},
+            )
+
+    def _owns(self, model: ModelInfo) -> bool:
+        return is_inside(Path(model.path), self._models_dir)
+
+    async def delete(self, reference: str) -> ModelInfo:
+        """Deletes the entry, and its files when they are inside the models directory."""
+        model = self.catalog.get(reference)
+        self.check_deletable(model)
+        self._pool.unload(model.id)
+        trash = self._move_to_trash(model)
+        self._registry.remove(model.id)
+        if trash is not None:
+            await asyncio.to_thread(shutil.rmtree, trash, ignore_errors=True)
+        log.info("model deleted", extra={"model": model.name, "files_removed": trash is not None})
+        return model
+
+    def _move_to_trash(self, model: ModelInfo) -> Path | None:
+        """One rename hides the files at once; None when there is nothing of ours to delete."""
+        path = Path(model.path)
+        if not self._owns(model) or not path.exists():
+            return None
+        trash = self._models_dir / f"{TRASH_PREFIX}{model.id}-{uuid.uuid4().hex[:8]}"
+        path.rename(trash)
+        return trash
+
+    async def discover(self) -> DiscoverySummary:
+        return await self._scanner.scan()
