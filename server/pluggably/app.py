@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import httpx
 from google.longrunning import operations_pb2, operations_pb2_grpc
 from grpc import aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -20,23 +21,31 @@ from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
 from pluggably.api.models import ModelServicer
+from pluggably.api.operations import OperationsServicer, OperationWatchServicer
 from pluggably.api.text import TextServicer
 from pluggably.api.unimplemented import unimplemented
 from pluggably.core.admission import AdmissionController
 from pluggably.core.catalog import ModelCatalog
+from pluggably.core.discovery import describe_model
+from pluggably.core.downloads import DOWNLOAD_KIND, DownloadManager
 from pluggably.core.in_use import ModelsInUse
 from pluggably.core.model_management import ModelManager
-from pluggably.core.models import Modality, Runtime
+from pluggably.core.models import Modality, Runtime, SourceKind
+from pluggably.core.operations import Operations
 from pluggably.core.ports import TextGeneratorLoader
 from pluggably.core.registry import ModelRegistry
 from pluggably.core.router import Router
 from pluggably.core.runner_pool import TextGeneratorPool
 from pluggably.core.scanning import ModelScanner
+from pluggably.core.storage import StorageManager
 from pluggably.core.text_generation import TextGenerationLimits, TextGenerationService
 from pluggably.db.database import open_database
-from pluggably.db.stores import SqliteModelStore
+from pluggably.db.stores import SqliteModelStore, SqliteOperationStore
 from pluggably.rpc.interceptors import default_interceptors
 from pluggably.settings import Settings
+from pluggably.sources.http import HttpFetcher, UrlResolver
+from pluggably.sources.huggingface import HuggingFaceResolver, hub_headers
+from pluggably.sources.local import LocalFetcher, LocalResolver
 from pluggably.v1 import (
     artifact_service_pb2,
     artifact_service_pb2_grpc,
@@ -71,7 +80,6 @@ SERVICE_NAMES = (
 _NO_RUNNER_YET = "no local runner for this modality is installed yet"
 _NO_STORE_YET = "the artifact store is not built yet"
 _NO_SCHEMA_YET = "the parameter schema service is not built yet"
-_NO_OPERATIONS_YET = "no method starts long-running operations yet"
 
 
 def text_loaders(settings: Settings) -> dict[Runtime, TextGeneratorLoader]:
@@ -100,6 +108,10 @@ class Gateway:
     router: Router
     pool: TextGeneratorPool
     text: TextGenerationService
+    operations: Operations
+    downloads: DownloadManager
+    storage: StorageManager
+    http: httpx.AsyncClient
     background: list[asyncio.Task[None]]
 
     @property
@@ -135,9 +147,53 @@ class Gateway:
         for task in self.background:
             task.cancel()
         await asyncio.gather(*self.background, return_exceptions=True)
+        await self.operations.close()  # running downloads stay resumable
+        await self.http.aclose()
         self.text.close()
         self.pool.close()
         self.database.close()
+
+
+def _downloads(
+    settings: Settings, registry: ModelRegistry, operations: Operations, models: ModelManager
+) -> tuple[httpx.AsyncClient, DownloadManager, StorageManager]:
+    """The explicit registry of download sources, and the storage limits downloads live by."""
+    timeouts = settings.downloads
+    http = httpx.AsyncClient(
+        follow_redirects=True,
+        timeout=httpx.Timeout(timeouts.read_timeout_s, connect=timeouts.connect_timeout_s),
+    )
+    token = settings.downloads.hf_token.get_secret_value() if settings.downloads.hf_token else None
+    storage = StorageManager(
+        models,
+        settings.models_dir,
+        budget_bytes=settings.storage.budget_bytes,
+        min_free_bytes=settings.storage.min_free_bytes,
+        evict_unused_after_days=settings.storage.evict_unused_after_days,
+        active_staging=lambda: [
+            downloads.staging_dir(o.name).name for o in operations.list(DOWNLOAD_KIND) if not o.done
+        ],
+    )
+    downloads = DownloadManager(
+        operations,
+        registry,
+        settings.models_dir,
+        resolvers={
+            SourceKind.HUGGING_FACE: HuggingFaceResolver(settings.downloads.hf_endpoint, token),
+            SourceKind.URL: UrlResolver(http),
+            SourceKind.LOCAL: LocalResolver(),
+        },
+        fetchers={
+            SourceKind.HUGGING_FACE: HttpFetcher(http, hub_headers(token)),
+            SourceKind.URL: HttpFetcher(http),
+            SourceKind.LOCAL: LocalFetcher(),
+        },
+        budget=storage,
+        describe=describe_model,
+        max_concurrent=settings.downloads.max_concurrent,
+        progress_interval_s=settings.downloads.progress_interval_s,
+    )
+    return http, downloads, storage
 
 
 async def start_gateway(settings: Settings, loaders: Mapping[Runtime, TextGeneratorLoader] | None = None) -> Gateway:
@@ -160,20 +216,24 @@ async def start_gateway(settings: Settings, loaders: Mapping[Runtime, TextGenera
         record_use=registry.record_use,
     )
 
+    operations = Operations(SqliteOperationStore(database), save_interval_s=settings.downloads.progress_interval_s)
+    model_manager = ModelManager(registry, scanner, pool, in_use, settings.models_dir)
+    http, downloads, storage = _downloads(settings, registry, operations, model_manager)
+
     server = aio.server(interceptors=default_interceptors())
     text_service_pb2_grpc.add_TextServiceServicer_to_server(
         TextServicer(text, log_prompts=settings.logging.log_prompts), server
     )
-    model_service_pb2_grpc.add_ModelServiceServicer_to_server(
-        ModelServicer(ModelManager(registry, scanner, pool, in_use, settings.models_dir)), server
+    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(model_manager, downloads, storage), server)
+    operations_pb2_grpc.add_OperationsServicer_to_server(OperationsServicer(operations), server)
+    operation_watch_service_pb2_grpc.add_OperationWatchServiceServicer_to_server(
+        OperationWatchServicer(operations), server
     )
     not_yet = (
         (image_service_pb2_grpc, image_service_pb2, "ImageService", _NO_RUNNER_YET),
         (mesh_service_pb2_grpc, mesh_service_pb2, "MeshService", _NO_RUNNER_YET),
         (artifact_service_pb2_grpc, artifact_service_pb2, "ArtifactService", _NO_STORE_YET),
         (schema_service_pb2_grpc, schema_service_pb2, "SchemaService", _NO_SCHEMA_YET),
-        (operation_watch_service_pb2_grpc, operation_watch_service_pb2, "OperationWatchService", _NO_OPERATIONS_YET),
-        (operations_pb2_grpc, operations_pb2, "Operations", _NO_OPERATIONS_YET),
     )
     for grpc_module, pb2_module, service, why in not_yet:
         full_name = pb2_module.DESCRIPTOR.services_by_name[service].full_name
@@ -191,7 +251,24 @@ async def start_gateway(settings: Settings, loaders: Mapping[Runtime, TextGenera
     background = []
     if settings.models.discovery_interval_s:
         background.append(asyncio.create_task(scanner.scan_every(settings.models.discovery_interval_s)))
-    gateway = Gateway(settings, server, port, health, database, registry, scanner, router, pool, text, background)
+    gateway = Gateway(
+        settings=settings,
+        server=server,
+        port=port,
+        health=health,
+        database=database,
+        registry=registry,
+        scanner=scanner,
+        router=router,
+        pool=pool,
+        text=text,
+        operations=operations,
+        downloads=downloads,
+        storage=storage,
+        http=http,
+        background=background,
+    )
+    await downloads.resume_interrupted()
     await gateway.set_serving(False)
     await server.start()
     log.info(

@@ -16,6 +16,7 @@ import pytest
 from pluggably.app import Gateway
 from pluggably.v1 import common_pb2, text_service_pb2, text_service_pb2_grpc
 from tests.support.status import from_rpc_error
+from tests.support.waiting import wait_until
 
 LONG = 3000  # tokens: seconds of generation on the tiny model
 
@@ -25,13 +26,6 @@ def chat(max_output_tokens: int) -> text_service_pb2.GenerateTextRequest:
         messages=[text_service_pb2.ChatMessage(role="user", content="Go on forever")],
         max_output_tokens=max_output_tokens,
     )
-
-
-async def wait_until(condition, timeout_s: float = 5.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 async def read_all(call) -> list[text_service_pb2.StreamTextResponse]:  # type: ignore[no-untyped-def]

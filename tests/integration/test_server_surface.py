@@ -23,6 +23,15 @@ IMPLEMENTED = {
     "pluggably.v1.ModelService/UpdateModel",
     "pluggably.v1.ModelService/DeleteModel",
     "pluggably.v1.ModelService/DiscoverModels",
+    "pluggably.v1.ModelService/DownloadModel",
+    "pluggably.v1.ModelService/GetStorage",
+    "pluggably.v1.ModelService/CleanupStorage",
+    "pluggably.v1.OperationWatchService/WatchOperation",
+    "google.longrunning.Operations/ListOperations",
+    "google.longrunning.Operations/GetOperation",
+    "google.longrunning.Operations/DeleteOperation",
+    "google.longrunning.Operations/CancelOperation",
+    "google.longrunning.Operations/WaitOperation",
 }
 assert operations_pb2  # registers google.longrunning.Operations in the descriptor pool
 

@@ -7,12 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from pluggably.settings import (
+    DownloadSettings,
     EnvoySettings,
     GenerationSettings,
     LoggingSettings,
     ModelsSettings,
     ServerSettings,
     Settings,
+    StorageSettings,
 )
 from tests.support.tiny_models import CHAT_MODEL_ID
 
@@ -48,4 +50,6 @@ def settings_for_test(data_dir: Path, models_dir: Path, **sections: dict[str, An
             }
         ),
         logging=LoggingSettings(**sections.get("logging", {})),
+        downloads=DownloadSettings(**{"progress_interval_s": 0.1, **sections.get("downloads", {})}),
+        storage=StorageSettings(**{"min_free_bytes": 0, **sections.get("storage", {})}),
     )

@@ -109,3 +109,27 @@ def build_tiny_models(models_dir: Path) -> Path:
     build_chat_model(models_dir / CHAT_MODEL_ID)
     build_plain_model(models_dir / PLAIN_MODEL_ID)
     return models_dir
+
+
+def write_tiny_gguf(path: Path, tensor_elements: int = 16, context_length: int = 2048) -> Path:
+    """A real GGUF text model file (metadata, a small vocabulary, one tensor of zeros).
+
+    `tensor_elements` sets its size (4 bytes each): large ones make downloads slow enough to watch.
+    """
+    import numpy as np
+    from gguf import GGUFWriter
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = GGUFWriter(path, "llama")
+    writer.add_name("Tiny test model")
+    writer.add_context_length(context_length)
+    writer.add_tokenizer_model("gpt2")
+    writer.add_token_list([f"tok{i}" for i in range(300)])
+    writer.add_token_types([1] * 300)
+    writer.add_chat_template("{% for m in messages %}{{ m['content'] }}{% endfor %}")
+    writer.add_tensor("token_embd.weight", np.zeros(tensor_elements, dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path

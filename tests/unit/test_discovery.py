@@ -99,7 +99,7 @@ def test_gpt2_style_lm_head_model_is_a_text_model_SYS_REQ_018(tmp_path: Path) ->
     assert model.capabilities.context_length == 1024  # from n_positions
 
 
-def test_broken_folders_are_reported_and_the_scan_goes_on_SYS_REQ_018(tmp_path: Path) -> None:
+def test_broken_folders_are_reported_listed_failed_and_the_scan_goes_on_SYS_REQ_018(tmp_path: Path) -> None:
     transformers_folder(tmp_path, "a-good")
     (tmp_path / "b-bad-json").mkdir()
     (tmp_path / "b-bad-json" / "config.json").write_text("{not json")
@@ -111,12 +111,29 @@ def test_broken_folders_are_reported_and_the_scan_goes_on_SYS_REQ_018(tmp_path: 
     transformers_folder(tmp_path, "z-good")
 
     result = discover_models(tmp_path)
-    assert set(by_id(result.models)) == {"a-good", "z-good"}
+    models = by_id(result.models)
     problems = {p.path: p.reason for p in result.problems}
-    assert set(problems) == {"b-bad-json", "c-encoder", "d-no-weights", "e-no-context", "f-list-json"}
+    broken = {"b-bad-json", "c-encoder", "d-no-weights", "e-no-context", "f-list-json"}
+    assert set(problems) == broken
+    assert set(models) == {"a-good", "z-good", *broken}  # listed, so the catalog says why
+    assert {i for i, m in models.items() if m.state is ModelState.READY} == {"a-good", "z-good"}
+    for model_id in broken:
+        model = models[model_id]
+        assert model.state is ModelState.FAILED
+        assert model.state_reason == problems[model_id] != ""
+        assert model.runtimes == ()
+        assert Path(model.path) == tmp_path / model_id
     assert "BertModel" in problems["c-encoder"]
     assert "weights" in problems["d-no-weights"]
-    assert all(problems.values())
+    assert "JSON" in problems["b-bad-json"]
+    # What generates is unknown where the config could not be read or names no generator.
+    assert {i: models[i].modality for i in broken} == {
+        "b-bad-json": None,
+        "c-encoder": None,
+        "d-no-weights": Modality.TEXT,
+        "e-no-context": Modality.TEXT,
+        "f-list-json": None,
+    }
 
 
 def test_non_model_and_hidden_folders_are_ignored_SYS_REQ_018(tmp_path: Path) -> None:
@@ -156,12 +173,19 @@ def test_manifest_gives_display_name_aliases_source_and_revision_SYS_REQ_018(tmp
     assert model.revision == "abc123"
 
 
-def test_broken_manifest_is_reported_SYS_REQ_018(tmp_path: Path) -> None:
+def test_broken_manifest_is_reported_and_the_model_failed_SYS_REQ_018(tmp_path: Path) -> None:
     folder = transformers_folder(tmp_path, "smol")
     (folder / "pluggably.json").write_text("{")
+    bad_source = transformers_folder(tmp_path, "smol-bad-source")
+    write_json(bad_source / "pluggably.json", {"source": {"kind": "ftp", "location": "x"}})
     result = discover_models(tmp_path)
-    assert result.models == ()
-    assert [p.path for p in result.problems] == ["smol"]
+    assert [p.path for p in result.problems] == ["smol", "smol-bad-source"]
+    models = by_id(result.models)
+    assert models["smol"].state is ModelState.FAILED
+    assert "pluggably.json" in models["smol"].state_reason
+    assert models["smol"].modality is Modality.TEXT  # the model files were read
+    assert models["smol-bad-source"].state is ModelState.FAILED
+    assert "pluggably.json" in models["smol-bad-source"].state_reason
 
 
 def test_chat_capability_comes_from_the_chat_template_DATA_REQ_006(tmp_path: Path) -> None:

@@ -27,6 +27,8 @@ CASES: list[tuple[errors.PluggablyError, grpc.StatusCode, str]] = [
     (errors.DeadlineExceededError("too slow"), grpc.StatusCode.DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED"),
     (errors.InternalError("bug"), grpc.StatusCode.INTERNAL, "INTERNAL"),
     (errors.OperationCancelledError("cancelled by a caller"), grpc.StatusCode.CANCELLED, "CANCELLED"),
+    (errors.IntegrityError("sha256 mismatch"), grpc.StatusCode.DATA_LOSS, "INTEGRITY_CHECK_FAILED"),
+    (errors.PermissionDeniedError("gated repo"), grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_DENIED"),
 ]
 
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from google.longrunning import operations_pb2
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
+from pluggably.core import downloads, operations, text
 from pluggably.core import models as domain
-from pluggably.core import text
+from pluggably.core import storage as domain_storage
 from pluggably.core.errors import ValidationError
+from pluggably.core.serialization import model_from_json
+from pluggably.rpc.status import to_status
 from pluggably.v1 import common_pb2, model_service_pb2, text_service_pb2
 
 RUNTIME_TO_PROTO = {
@@ -161,4 +165,88 @@ def model(info: domain.ModelInfo) -> model_service_pb2.Model:
         update_time=timestamp(info.update_time),
         labels=info.labels,
         provider=info.provider,
+    )
+
+
+def model_source_from_proto(source: model_service_pb2.ModelSource) -> domain.ModelSource:
+    match source.WhichOneof("source"):
+        case "hugging_face":
+            hub = source.hugging_face
+            return domain.ModelSource(
+                domain.SourceKind.HUGGING_FACE, hub.repo_id, hub.revision, tuple(hub.allow_patterns)
+            )
+        case "url":
+            return domain.ModelSource(domain.SourceKind.URL, source.url)
+        case "local_path":
+            return domain.ModelSource(domain.SourceKind.LOCAL, source.local_path)
+    raise ValidationError.single("source", "required: one of hugging_face, url or local_path")
+
+
+STAGE_TO_PROTO = {
+    downloads.Stage.QUEUED: model_service_pb2.DownloadModelMetadata.QUEUED,
+    downloads.Stage.RESOLVING: model_service_pb2.DownloadModelMetadata.RESOLVING,
+    downloads.Stage.DOWNLOADING: model_service_pb2.DownloadModelMetadata.DOWNLOADING,
+    downloads.Stage.VERIFYING: model_service_pb2.DownloadModelMetadata.VERIFYING,
+    downloads.Stage.REGISTERING: model_service_pb2.DownloadModelMetadata.REGISTERING,
+    downloads.Stage.DONE: model_service_pb2.DownloadModelMetadata.DONE,
+}
+
+
+def download_metadata(value: dict[str, Any], op: operations.Operation) -> model_service_pb2.DownloadModelMetadata:
+    metadata = model_service_pb2.DownloadModelMetadata(
+        model=value["model"],
+        stage=STAGE_TO_PROTO[downloads.Stage(value["stage"])],
+        bytes_done=value["bytes_done"],
+        bytes_total=value["bytes_total"],
+        files_done=value["files_done"],
+        files_total=value["files_total"],
+        bytes_per_second=value["bytes_per_second"],
+        create_time=timestamp(op.create_time),
+        update_time=timestamp(op.update_time),
+    )
+    if value.get("eta_s") is not None:
+        metadata.eta.FromMilliseconds(int(value["eta_s"] * 1000))
+    return metadata
+
+
+def operation(value: operations.Operation) -> operations_pb2.Operation:
+    """A domain operation as `google.longrunning.Operation`, with typed metadata and result."""
+    result = operations_pb2.Operation(name=value.name, done=value.done)
+    if value.kind == downloads.DOWNLOAD_KIND:
+        result.metadata.Pack(download_metadata(value.metadata, value))
+        if value.result is not None:
+            result.response.Pack(model(model_from_json(value.result)))
+    if value.error is not None:
+        result.error.CopyFrom(to_status(value.error))
+    return result
+
+
+def storage(usage: domain_storage.StorageUsage) -> model_service_pb2.Storage:
+    return model_service_pb2.Storage(
+        name="storage",
+        models_bytes=usage.models_bytes,
+        staging_bytes=usage.staging_bytes,
+        budget_bytes=usage.budget_bytes,
+        free_disk_bytes=usage.free_disk_bytes,
+        min_free_disk_bytes=usage.min_free_disk_bytes,
+        models=[
+            model_service_pb2.ModelStorage(
+                model=m.model.name,
+                size_bytes=m.size_bytes,
+                pinned=m.model.pinned,
+                last_use_time=timestamp(m.model.last_use_time),
+            )
+            for m in usage.models
+        ],
+    )
+
+
+def cleanup(report: domain_storage.CleanupReport) -> model_service_pb2.CleanupStorageResponse:
+    return model_service_pb2.CleanupStorageResponse(
+        items=[
+            model_service_pb2.CleanupItem(model=i.model, path=i.path, size_bytes=i.size_bytes, reason=i.reason)
+            for i in report.items
+        ],
+        freed_bytes=report.freed_bytes,
+        dry_run=report.dry_run,
     )

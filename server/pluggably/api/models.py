@@ -2,45 +2,28 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
+import asyncio
 
+from google.longrunning import operations_pb2
 from google.protobuf import empty_pb2
 from grpc import aio
 
 from pluggably.api import convert
+from pluggably.api.paging import decode_page_token, encode_page_token, page_size
 from pluggably.api.unimplemented import unimplemented
+from pluggably.core.downloads import DownloadManager, DownloadRequest, default_model_id
 from pluggably.core.errors import ValidationError
 from pluggably.core.model_filter import parse_model_filter
 from pluggably.core.model_management import ModelManager
+from pluggably.core.storage import StorageManager
 from pluggably.v1 import model_service_pb2, model_service_pb2_grpc
-
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 1000
 
 _RegistryWritesNotYet = unimplemented(
     model_service_pb2_grpc.ModelServiceServicer,
     "pluggably.v1.ModelService",
-    "registering local paths, downloads and storage management are not built yet",
-    only=("CreateModel", "DownloadModel", "GetStorage", "CleanupStorage"),
+    "registering a local path in place is not built yet; download it (source.local_path) instead",
+    only=("CreateModel",),
 )
-
-
-def _encode_page_token(after: str, filter_text: str) -> str:
-    raw = json.dumps({"after": after, "filter": filter_text}).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_page_token(token: str, filter_text: str) -> str:
-    try:
-        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-        after, token_filter = str(data["after"]), str(data["filter"])
-    except (binascii.Error, ValueError, KeyError, TypeError):
-        raise ValidationError.single("page_token", "not a token this server issued") from None
-    if token_filter != filter_text:
-        raise ValidationError.single("page_token", "was issued for a different filter")
-    return after
 
 
 UPDATABLE_FIELDS = ("display_name", "aliases", "pinned", "labels")
@@ -52,22 +35,30 @@ def _model_name(name: str, field: str = "name") -> str:
     return name
 
 
+STORAGE = "storage"
+
+
+def _storage_name(name: str) -> None:
+    if name != STORAGE:
+        raise ValidationError.single("name", f"must be {STORAGE!r}; got {name!r}")
+
+
 class ModelServicer(_RegistryWritesNotYet):  # type: ignore[misc, valid-type]
-    def __init__(self, models: ModelManager) -> None:
+    def __init__(self, models: ModelManager, downloads: DownloadManager, storage: StorageManager) -> None:
         self._models = models
         self._catalog = models.catalog
+        self._downloads = downloads
+        self._storage = storage
 
     async def ListModels(
         self, request: model_service_pb2.ListModelsRequest, context: aio.ServicerContext
     ) -> model_service_pb2.ListModelsResponse:
-        if not 0 <= request.page_size <= MAX_PAGE_SIZE:
-            raise ValidationError.single("page_size", f"must be between 0 and {MAX_PAGE_SIZE}")
-        page_size = request.page_size or DEFAULT_PAGE_SIZE
+        size = page_size(request.page_size)
         matches = parse_model_filter(request.filter)
-        after = _decode_page_token(request.page_token, request.filter) if request.page_token else ""
+        after = decode_page_token(request.page_token, request.filter) if request.page_token else ""
         models = [m for m in self._catalog.list() if m.id > after and matches(m)]
-        page = models[:page_size]
-        next_token = _encode_page_token(page[-1].id, request.filter) if len(models) > page_size else ""
+        page = models[:size]
+        next_token = encode_page_token(page[-1].id, request.filter) if len(models) > size else ""
         return model_service_pb2.ListModelsResponse(models=[convert.model(m) for m in page], next_page_token=next_token)
 
     async def GetModel(
@@ -112,6 +103,25 @@ class ModelServicer(_RegistryWritesNotYet):  # type: ignore[misc, valid-type]
             missing=summary.missing,
             problems=[model_service_pb2.DiscoveryProblem(path=p.path, reason=p.reason) for p in summary.problems],
         )
+
+    async def DownloadModel(
+        self, request: model_service_pb2.DownloadModelRequest, context: aio.ServicerContext
+    ) -> operations_pb2.Operation:
+        source = convert.model_source_from_proto(request.source)
+        download = DownloadRequest(source, request.model_id or default_model_id(source), request.sha256)
+        return convert.operation(self._downloads.start(download))
+
+    async def GetStorage(
+        self, request: model_service_pb2.GetStorageRequest, context: aio.ServicerContext
+    ) -> model_service_pb2.Storage:
+        _storage_name(request.name)
+        return convert.storage(await asyncio.to_thread(self._storage.usage))
+
+    async def CleanupStorage(
+        self, request: model_service_pb2.CleanupStorageRequest, context: aio.ServicerContext
+    ) -> model_service_pb2.CleanupStorageResponse:
+        _storage_name(request.name)
+        return convert.cleanup(await self._storage.cleanup(dry_run=request.dry_run))
 
 
 def _is_set(message: model_service_pb2.Model, field: str) -> bool:

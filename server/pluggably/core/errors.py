@@ -85,6 +85,18 @@ class FailedPreconditionError(PluggablyError):
     reason = "FAILED_PRECONDITION"
 
 
+class PermissionDeniedError(PluggablyError):
+    """The caller, or the gateway's own credentials, may not do this."""
+
+    reason = "PERMISSION_DENIED"
+
+
+class IntegrityError(PluggablyError):
+    """Data failed its checks (size, hash): corrupt in transit or at the source."""
+
+    reason = "INTEGRITY_CHECK_FAILED"
+
+
 class FeatureNotSupportedError(PluggablyError):
     """The method, model or runtime cannot do what was asked (yet)."""
 

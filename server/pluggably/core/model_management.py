@@ -24,6 +24,8 @@ from pluggably.core.scanning import ModelScanner
 
 log = logging.getLogger(__name__)
 
+# The models directory's hidden corners: downloads in progress, deletes in progress.
+STAGING_DIR = ".staging"
 TRASH_PREFIX = ".trash-"
 
 

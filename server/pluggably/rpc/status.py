@@ -23,6 +23,8 @@ _CODES: dict[type[errors.PluggablyError], grpc.StatusCode] = {
     errors.FailedPreconditionError: grpc.StatusCode.FAILED_PRECONDITION,
     errors.OperationCancelledError: grpc.StatusCode.CANCELLED,
     errors.FeatureNotSupportedError: grpc.StatusCode.UNIMPLEMENTED,
+    errors.IntegrityError: grpc.StatusCode.DATA_LOSS,
+    errors.PermissionDeniedError: grpc.StatusCode.PERMISSION_DENIED,
     errors.BackendUnavailableError: grpc.StatusCode.UNAVAILABLE,
     errors.OverloadedError: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.QuotaExceededError: grpc.StatusCode.RESOURCE_EXHAUSTED,

@@ -8,7 +8,7 @@ import onnxruntime
 from optimum.onnxruntime import ORTModelForCausalLM
 from transformers import AutoTokenizer
 
-from pluggably.core.discovery import ONNX_SUBDIR
+from pluggably.core.discovery import onnx_text_export
 from pluggably.core.models import ModelInfo, Runtime
 from pluggably.core.ports import TextGeneratorLoader
 from pluggably.runners.causal_lm import CausalLMTextGenerator
@@ -28,13 +28,16 @@ def onnx_provider(preference: str) -> str:
 def make_onnx_text_loader(device_preference: str, threads: int) -> TextGeneratorLoader:
     def load(model: ModelInfo) -> CausalLMTextGenerator:
         folder = Path(model.path)
-        onnx_dir = folder / ONNX_SUBDIR
+        export = onnx_text_export(folder)  # `onnx/`, or model.onnx beside config.json
+        if export is None:
+            raise FileNotFoundError(f"{folder} holds no ONNX export")
+        onnx_dir, file_name = export
         options = onnxruntime.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
         network = ORTModelForCausalLM.from_pretrained(
             onnx_dir,
-            file_name=sorted(p.name for p in onnx_dir.glob("*.onnx"))[0],
+            file_name=file_name,
             provider=onnx_provider(device_preference),
             session_options=options,
             use_cache=True,
