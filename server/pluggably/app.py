@@ -191,6 +191,7 @@ def _downloads(
         budget=storage,
         describe=describe_model,
         max_concurrent=settings.downloads.max_concurrent,
+        unload=models.unload,
         progress_interval_s=settings.downloads.progress_interval_s,
     )
     return http, downloads, storage
@@ -217,7 +218,7 @@ async def start_gateway(settings: Settings, loaders: Mapping[Runtime, TextGenera
     )
 
     operations = Operations(SqliteOperationStore(database), save_interval_s=settings.downloads.progress_interval_s)
-    model_manager = ModelManager(registry, scanner, pool, in_use, settings.models_dir)
+    model_manager = ModelManager(registry, scanner, pool, in_use, settings.models_dir, describe_model)
     http, downloads, storage = _downloads(settings, registry, operations, model_manager)
 
     server = aio.server(interceptors=default_interceptors())

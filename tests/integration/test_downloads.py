@@ -17,7 +17,7 @@ import grpc
 import pytest
 import pytest_asyncio
 from google.longrunning import operations_pb2, operations_pb2_grpc
-from google.protobuf import duration_pb2
+from google.protobuf import duration_pb2, field_mask_pb2
 from google.rpc import code_pb2, error_details_pb2
 
 from pluggably.app import Gateway
@@ -272,10 +272,10 @@ async def test_present_or_downloading_models_are_not_fetched_twice(client: Clien
         assert raised.value.code() == grpc.StatusCode.ALREADY_EXISTS
         assert from_rpc_error(raised.value).metadata["operation"] == first.name
         await client.wait(first.name)
-        with pytest.raises(grpc.aio.AioRpcError) as raised:
-            await client.download(source)
-        assert raised.value.code() == grpc.StatusCode.ALREADY_EXISTS
-        assert "already present" in raised.value.details()
+        # Present: the source is asked whether it moved on, and nothing is fetched again.
+        again = await client.download_and_wait(source)
+        assert again.error.code == code_pb2.ALREADY_EXISTS
+        assert "already present" in again.error.message
         assert len([r for r in server.requests if r.method == "GET"]) == 1
 
 
@@ -392,3 +392,43 @@ async def test_restart_with_the_source_gone_fails_cleanly(gateway_factory, gguf_
             assert not (await client.models.ListModels(model_service_pb2.ListModelsRequest())).models
             usage = await client.models.GetStorage(model_service_pb2.GetStorageRequest(name="storage"))
             assert usage.staging_bytes == 0
+
+
+async def test_sys_req_010_pulling_again_updates_and_keeps_the_previous_version(client: Client, hub: FakeHub) -> None:
+    source = Source(hugging_face=Hub(repo_id="org/tiny-chat"))
+    first = model_of(await client.download_and_wait(source))
+    await client.models.UpdateModel(
+        model_service_pb2.UpdateModelRequest(
+            model=model_service_pb2.Model(name=first.name, aliases=["chat"]),
+            update_mask=field_mask_pb2.FieldMask(paths=["aliases"]),
+        )
+    )
+    # Nothing new upstream: nothing is transferred, and the operation says so.
+    hub.clear_requests()
+    same = await client.download_and_wait(source)
+    assert same.error.code == code_pb2.ALREADY_EXISTS and first.revision in same.error.message
+    assert not [r for r in hub.requests if "/resolve/" in r.path or r.listener == "cdn"]
+
+    new_sha = hub.repos["org/tiny-chat"].commit({"generation_config.json": b'{"max_length": 99}'})
+    updated = model_of(await client.download_and_wait(source))
+    assert updated.name == "models/tiny-chat" and updated.revision == new_sha
+    assert list(updated.aliases) == ["chat"]
+    kept = await client.models.GetModel(
+        model_service_pb2.GetModelRequest(name=f"models/tiny-chat-{first.revision[:8]}")
+    )
+    assert kept.revision == first.revision and kept.state == model_service_pb2.Model.READY
+    assert not kept.aliases and Path(kept.source.hugging_face.repo_id) == Path("org/tiny-chat")
+    # The new version serves; the old one can be deleted.
+    response = await client.text.GenerateText(
+        text_service_pb2.GenerateTextRequest(model={"id": "chat"}, prompt="hi", max_output_tokens=2)
+    )
+    assert response.served_by.model == "models/tiny-chat"
+    await client.models.DeleteModel(model_service_pb2.DeleteModelRequest(name=kept.name))
+
+
+async def test_another_source_under_a_taken_id_is_refused(client: Client, gguf_file: bytes) -> None:
+    await client.download_and_wait(Source(hugging_face=Hub(repo_id="org/tiny-chat")))
+    with FileServer({"x.gguf": gguf_file}) as server, pytest.raises(grpc.aio.AioRpcError) as raised:
+        await client.download(Source(url=server.url_for("x.gguf")), "tiny-chat")
+    assert raised.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert "another source" in raised.value.details()

@@ -152,3 +152,54 @@ async def test_sys_req_018_discovery_on_request_adds_marks_missing_and_restores(
         assert list(found.added) == ["models/copy-of-plain"] and list(found.updated) == [name]
         back = await stub.GetModel(model_service_pb2.GetModelRequest(name=name))
         assert back.state == Model.READY and not back.state_reason
+
+
+async def test_sys_req_010_create_registers_files_in_place_and_delete_leaves_them(
+    gateway_factory, models_dir, tiny_models_dir, tmp_path
+) -> None:
+    outside = tmp_path / "elsewhere" / "my-chat"
+    shutil.copytree(tiny_models_dir / CHAT_MODEL_ID, outside)
+    (outside / "pluggably.json").unlink()
+    async with (
+        gateway_factory(models_dir=models_dir) as gateway,
+        grpc.aio.insecure_channel(f"127.0.0.1:{gateway.port}") as channel,
+    ):
+        stub = model_service_pb2_grpc.ModelServiceStub(channel)
+        created = await stub.CreateModel(
+            model_service_pb2.CreateModelRequest(
+                model_id="my-chat",
+                model=Model(
+                    source=model_service_pb2.ModelSource(local_path=str(outside)), aliases=["mine"], pinned=True
+                ),
+            )
+        )
+        assert created.name == "models/my-chat" and created.state == Model.READY
+        assert created.source.local_path == str(outside) and created.pinned and list(created.aliases) == ["mine"]
+        response = await text_service_pb2_grpc.TextServiceStub(channel).GenerateText(
+            text_service_pb2.GenerateTextRequest(model={"id": "mine"}, prompt="hi", max_output_tokens=2)
+        )
+        assert response.served_by.model == "models/my-chat"
+
+        await stub.UpdateModel(update("models/my-chat", ["pinned"], pinned=False))
+        await stub.DeleteModel(model_service_pb2.DeleteModelRequest(name="models/my-chat"))
+        assert (outside / "config.json").exists(), "files outside the models directory are the user's"
+
+        for bad, field in (
+            ("relative/x", "model.source.local_path"),
+            (str(tmp_path / "nothing"), "model.source.local_path"),
+        ):
+            with pytest.raises(grpc.aio.AioRpcError) as raised:
+                await stub.CreateModel(
+                    model_service_pb2.CreateModelRequest(
+                        model_id="bad", model=Model(source=model_service_pb2.ModelSource(local_path=bad))
+                    )
+                )
+            assert field in from_rpc_error(raised.value).field_violations
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await stub.CreateModel(
+                model_service_pb2.CreateModelRequest(
+                    model_id="inside",
+                    model=Model(source=model_service_pb2.ModelSource(local_path=str(models_dir / PLAIN_MODEL_ID))),
+                )
+            )
+        assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION

@@ -21,6 +21,7 @@ IMPLEMENTED = {
     "pluggably.v1.ModelService/ListModels",
     "pluggably.v1.ModelService/GetModel",
     "pluggably.v1.ModelService/UpdateModel",
+    "pluggably.v1.ModelService/CreateModel",
     "pluggably.v1.ModelService/DeleteModel",
     "pluggably.v1.ModelService/DiscoverModels",
     "pluggably.v1.ModelService/DownloadModel",

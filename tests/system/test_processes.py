@@ -1,7 +1,8 @@
 """The gateway as an operator runs it: real processes, real signals.
 
-SYS-REQ-007 (graceful shutdown: in-flight streams finish, health drains) and
-the `make run` promise that Ctrl-C leaves no process behind.
+SYS-REQ-007 (graceful shutdown: in-flight streams finish, health drains),
+SYS-REQ-013 (a download survives the server being killed), and the
+`make run` promise that Ctrl-C leaves no process behind.
 """
 
 from __future__ import annotations
@@ -21,15 +22,17 @@ import grpc
 import httpx
 import pytest
 import yaml
+from google.longrunning import operations_pb2, operations_pb2_grpc
 
-from pluggably.v1 import common_pb2, text_service_pb2, text_service_pb2_grpc
+from pluggably.v1 import common_pb2, model_service_pb2, model_service_pb2_grpc, text_service_pb2, text_service_pb2_grpc
+from tests.support.file_server import FileServer
 from tests.support.loopback import free_port
-from tests.support.tiny_models import CHAT_MODEL_ID
+from tests.support.tiny_models import CHAT_MODEL_ID, write_tiny_gguf
 
 PLUGGABLY = str(Path(sys.executable).parent / "pluggably")
 
 
-def write_config(tmp_path: Path, models_dir: Path, grpc_port: int, grace_s: float) -> Path:
+def write_config(tmp_path: Path, models_dir: Path, grpc_port: int, grace_s: float, **sections: dict) -> Path:
     config = {
         "data_dir": str(tmp_path / "data"),
         "server": {"port": grpc_port, "grace_period_s": grace_s},
@@ -40,6 +43,7 @@ def write_config(tmp_path: Path, models_dir: Path, grpc_port: int, grace_s: floa
             "health_check_interval_s": 0.2,
         },
         "models": {"dir": str(models_dir), "default_text_model": CHAT_MODEL_ID, "preload": [CHAT_MODEL_ID]},
+        **sections,
     }
     path = tmp_path / "pluggably.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -144,3 +148,65 @@ def test_envoy_does_not_outlive_a_killed_gateway(tiny_models_dir, tmp_path, proc
     # Envoy was re-parented when its parent died, so nobody reaps it: it must exit by itself.
     wait_for(lambda: not serving(admin), 10, "Envoy to exit after the gateway was killed")
     assert exited(envoy)
+
+
+async def test_sys_req_013_download_survives_sigkill_and_resumes(tmp_path, process_env) -> None:
+    gguf = write_tiny_gguf(tmp_path / "src" / "big.gguf", tensor_elements=400_000).read_bytes()
+    models_dir, port = tmp_path / "models", free_port()
+    config = write_config(
+        tmp_path,
+        models_dir,
+        port,
+        grace_s=1,
+        models={"dir": str(models_dir), "preload": [], "discovery_interval_s": 0},
+        downloads={"progress_interval_s": 0.1},
+    )
+
+    async def start_server() -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(PLUGGABLY, "--config", str(config), "serve", env=process_env)
+
+    with FileServer({"big.gguf": gguf}, bytes_per_second=150_000) as files:
+        server = await start_server()
+        try:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+                await channel.channel_ready()
+                models = model_service_pb2_grpc.ModelServiceStub(channel)
+                operations = operations_pb2_grpc.OperationsStub(channel)
+                started = await models.DownloadModel(
+                    model_service_pb2.DownloadModelRequest(source={"url": files.url_for("big.gguf")})
+                )
+                metadata = model_service_pb2.DownloadModelMetadata()
+                while metadata.bytes_done < 300_000:
+                    await asyncio.sleep(0.05)
+                    operation = await operations.GetOperation(operations_pb2.GetOperationRequest(name=started.name))
+                    operation.metadata.Unpack(metadata)
+            server.kill()  # SIGKILL: no drain, no cleanup
+            await server.wait()
+        finally:
+            if server.returncode is None:
+                server.kill()
+                await server.wait()
+        partial = list((models_dir / ".staging").rglob("*.part"))
+        assert len(partial) == 1 and 0 < partial[0].stat().st_size < len(gguf)
+        resumed_from = partial[0].stat().st_size
+        assert not (models_dir / "big").exists(), "nothing partial may look like a model"
+
+        files.bytes_per_second = None
+        server = await start_server()
+        try:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+                await channel.channel_ready()
+                done = await operations_pb2_grpc.OperationsStub(channel).WaitOperation(
+                    operations_pb2.WaitOperationRequest(name=started.name, timeout={"seconds": 30})
+                )
+                assert done.done and not done.HasField("error"), done.error
+                storage = await model_service_pb2_grpc.ModelServiceStub(channel).GetStorage(
+                    model_service_pb2.GetStorageRequest(name="storage")
+                )
+        finally:
+            server.terminate()
+            await server.wait()
+    assert (models_dir / "big" / "big.gguf").read_bytes() == gguf
+    assert storage.staging_bytes == 0 and storage.models_bytes >= len(gguf)
+    ranges = [r.range for r in files.requests if r.method == "GET"]
+    assert ranges[0] is None and ranges[-1] == f"bytes={resumed_from}-"

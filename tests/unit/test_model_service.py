@@ -16,6 +16,7 @@ from pluggably.api.models import ModelServicer
 from pluggably.api.paging import decode_page_token as _decode_page_token
 from pluggably.api.paging import encode_page_token as _encode_page_token
 from pluggably.api.unimplemented import unimplemented
+from pluggably.core.discovery import describe_model
 from pluggably.core.errors import FeatureNotSupportedError, NotFoundError, ValidationError
 from pluggably.core.in_use import ModelsInUse
 from pluggably.core.model_management import ModelManager
@@ -86,7 +87,9 @@ def catalog(count: int) -> ModelManager:
     ]
     registry = ModelRegistry(ListStore(models))
     models_dir = Path("/nonexistent/models")
-    return ModelManager(registry, ModelScanner(registry, models_dir), TextGeneratorPool({}), ModelsInUse(), models_dir)
+    return ModelManager(
+        registry, ModelScanner(registry, models_dir), TextGeneratorPool({}), ModelsInUse(), models_dir, describe_model
+    )
 
 
 def servicer_of(manager: ModelManager) -> ModelServicer:
@@ -143,14 +146,6 @@ async def test_get_model_by_resource_name_SYS_REQ_015() -> None:
         with pytest.raises(ValidationError) as caught:
             await servicer.GetModel(model_service_pb2.GetModelRequest(name=bad), None)  # type: ignore[arg-type]
         assert caught.value.violations[0].field == "name"
-
-
-@pytest.mark.parametrize("method", ["CreateModel"])
-async def test_registry_writes_say_they_are_not_available_yet_SYS_NFR_002(method: str) -> None:
-    with pytest.raises(FeatureNotSupportedError) as caught:
-        await getattr(servicer_of(catalog(1)), method)(None, None)
-    assert caught.value.metadata["method"] == f"pluggably.v1.ModelService/{method}"
-    assert method in caught.value.message
 
 
 async def test_unimplemented_covers_every_rpc_of_a_service_SYS_NFR_002() -> None:

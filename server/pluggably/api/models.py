@@ -1,8 +1,9 @@
-"""ModelService: the model registry over gRPC; the work is in core.model_management."""
+"""ModelService: the model registry over gRPC; the work is in core (model_management, downloads, storage)."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from google.longrunning import operations_pb2
 from google.protobuf import empty_pb2
@@ -10,21 +11,12 @@ from grpc import aio
 
 from pluggably.api import convert
 from pluggably.api.paging import decode_page_token, encode_page_token, page_size
-from pluggably.api.unimplemented import unimplemented
 from pluggably.core.downloads import DownloadManager, DownloadRequest, default_model_id
 from pluggably.core.errors import ValidationError
 from pluggably.core.model_filter import parse_model_filter
 from pluggably.core.model_management import ModelManager
 from pluggably.core.storage import StorageManager
 from pluggably.v1 import model_service_pb2, model_service_pb2_grpc
-
-_RegistryWritesNotYet = unimplemented(
-    model_service_pb2_grpc.ModelServiceServicer,
-    "pluggably.v1.ModelService",
-    "registering a local path in place is not built yet; download it (source.local_path) instead",
-    only=("CreateModel",),
-)
-
 
 UPDATABLE_FIELDS = ("display_name", "aliases", "pinned", "labels")
 
@@ -43,7 +35,7 @@ def _storage_name(name: str) -> None:
         raise ValidationError.single("name", f"must be {STORAGE!r}; got {name!r}")
 
 
-class ModelServicer(_RegistryWritesNotYet):  # type: ignore[misc, valid-type]
+class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
     def __init__(self, models: ModelManager, downloads: DownloadManager, storage: StorageManager) -> None:
         self._models = models
         self._catalog = models.catalog
@@ -103,6 +95,24 @@ class ModelServicer(_RegistryWritesNotYet):  # type: ignore[misc, valid-type]
             missing=summary.missing,
             problems=[model_service_pb2.DiscoveryProblem(path=p.path, reason=p.reason) for p in summary.problems],
         )
+
+    async def CreateModel(
+        self, request: model_service_pb2.CreateModelRequest, context: aio.ServicerContext
+    ) -> model_service_pb2.Model:
+        model = request.model
+        if model.source.WhichOneof("source") != "local_path":
+            raise ValidationError.single(
+                "model.source.local_path", "required: CreateModel registers files on this machine; download others"
+            )
+        created = self._models.create(
+            request.model_id,
+            Path(model.source.local_path),
+            display_name=model.display_name,
+            aliases=tuple(model.aliases),
+            pinned=model.pinned,
+            labels=dict(model.labels),
+        )
+        return convert.model(created)
 
     async def DownloadModel(
         self, request: model_service_pb2.DownloadModelRequest, context: aio.ServicerContext

@@ -41,7 +41,7 @@ from pluggably.core.errors import (
     QuotaViolation,
     ValidationError,
 )
-from pluggably.core.model_management import STAGING_DIR
+from pluggably.core.model_management import STAGING_DIR, is_inside
 from pluggably.core.models import ModelCapabilities, ModelInfo, ModelSource, ModelState, SourceKind
 from pluggably.core.operations import Json, Operation, OperationHandle, Operations
 from pluggably.core.registry import ModelRegistry
@@ -245,8 +245,10 @@ class DownloadManager:
         budget: DiskBudget,
         describe: Callable[[Path, str], ModelInfo],
         max_concurrent: int,
+        unload: Callable[[str], None],
         progress_interval_s: float = 0.5,
     ) -> None:
+        self._unload = unload
         self._operations = operations
         self._registry = registry
         self._models_dir = models_dir
@@ -271,41 +273,48 @@ class DownloadManager:
         return None
 
     def start(self, request: DownloadRequest) -> Operation:
-        """Checks the request and reserves the model id; the transfer runs in the background."""
+        """Checks the request and reserves the model id; the transfer runs in the background.
+
+        Pulling the source of an existing model again updates it: when the
+        source has moved on, the new revision takes the model's id and aliases
+        and the old one stays, as `{id}-{old revision}`, to keep, pin or delete.
+        """
         validate_request(request)
         existing = self._registry.catalog.find(request.model_id)
         if existing is not None:
-            if existing.state is ModelState.DOWNLOADING and (running := self._downloading(existing.id)):
+            if running := self._downloading(existing.id):
                 raise AlreadyExistsError(
                     f"{existing.name} is already downloading in {running.name}",
                     metadata={"model": existing.name, "operation": running.name},
                 )
-            same_source = existing.source == request.source
-            raise AlreadyExistsError(
-                f"{existing.name} is already present"
-                + (" (from the same source)" if same_source else "; choose another model_id")
-                + (f" at revision {existing.revision}" if existing.revision else ""),
-                metadata={"model": existing.name},
-            )
+            if existing.id != request.model_id or not same_origin(existing.source, request.source):
+                raise AlreadyExistsError(
+                    f"{existing.name} exists already, from another source; choose another model_id",
+                    metadata={"model": existing.name},
+                )
         model_id = request.model_id
         operation = self._operations.create(
             DOWNLOAD_KIND, request.to_json(), metadata(f"models/{model_id}", Stage.QUEUED)
         )
-        self._registry.register(
-            ModelInfo(
-                id=model_id,
-                modality=None,
-                path=str(self._models_dir / model_id),
-                runtimes=(),
-                formats=(),
-                capabilities=ModelCapabilities(),
-                source=request.source,
-                state=ModelState.DOWNLOADING,
-                state_reason=f"downloading in {operation.name}",
+        if existing is None:
+            self._registry.register(
+                ModelInfo(
+                    id=model_id,
+                    modality=None,
+                    path=str(self._models_dir / model_id),
+                    runtimes=(),
+                    formats=(),
+                    capabilities=ModelCapabilities(),
+                    source=request.source,
+                    state=ModelState.DOWNLOADING,
+                    state_reason=f"downloading in {operation.name}",
+                )
             )
-        )
         self._operations.run(operation.name, lambda handle: self._download(handle, request))
-        log.info("download started", extra={"operation": operation.name, "model": f"models/{model_id}"})
+        log.info(
+            "download started",
+            extra={"operation": operation.name, "model": f"models/{model_id}", "update": existing is not None},
+        )
         return self._operations.get(operation.name)
 
     async def resume_interrupted(self) -> None:
@@ -315,7 +324,7 @@ class DownloadManager:
                 continue
             request = DownloadRequest.from_json(operation.request)
             entry = self._registry.catalog.find(request.model_id)
-            if entry is None or entry.state is not ModelState.DOWNLOADING:
+            if entry is None:
                 await self._operations.fail_interrupted(
                     operation.name,
                     PluggablyError(f"{operation.name} was interrupted and its model entry is gone"),
@@ -337,6 +346,13 @@ class DownloadManager:
                 if request.sha256 and len(files) == 1:
                     files = (replace(files[0], sha256=request.sha256),)
                 resolved = ResolvedSource(resolved.revision, files)
+                current = self._registry.catalog.get(request.model_id)
+                if current.state is not ModelState.DOWNLOADING and current.revision == resolved.revision:
+                    raise AlreadyExistsError(
+                        f"{model} is already present at revision {resolved.revision or '(unversioned)'}: "
+                        "nothing to download",
+                        metadata={"model": model, "revision": resolved.revision},
+                    )
                 self._budget.reserve(staging.name, resolved.total_bytes or 0)
                 await asyncio.to_thread(staging.mkdir, parents=True, exist_ok=True)
                 progress = _Progress(model, len(files), resolved.total_bytes)
@@ -422,23 +438,53 @@ class DownloadManager:
                 "source", f"the downloaded files are not a usable model: {described.state_reason}"
             )
         await asyncio.to_thread(_fsync_tree, staging)
-        if await asyncio.to_thread(target.exists):
+        previous = self._registry.catalog.get(request.model_id)
+        if previous.state is not ModelState.DOWNLOADING:
+            await self._keep_previous_version(previous)
+        elif await asyncio.to_thread(target.exists):
             raise AlreadyExistsError(f"{target} appeared during the download; nothing was overwritten")
         await asyncio.to_thread(staging.rename, target)
-        entry = self._registry.catalog.get(request.model_id)
         info = replace(
             described,
             id=request.model_id,
             path=str(target),
             source=request.source,
             revision=resolved.revision,
-            aliases=entry.aliases,
-            pinned=entry.pinned,
-            labels=entry.labels,
+            aliases=previous.aliases,
+            pinned=previous.pinned,
+            labels=previous.labels,
             state=ModelState.READY,
             state_reason="",
         )
-        return self._registry.replace(info)
+        if previous.state is ModelState.DOWNLOADING:
+            return self._registry.replace(info)
+        return self._registry.register(replace(info, display_name=previous.display_name))
+
+    async def _keep_previous_version(self, previous: ModelInfo) -> None:
+        """Moves the version being replaced to `{id}-{revision}`, files and entry, and drops it from memory."""
+        stem = previous.id[: 63 - 9]
+        suffix = re.sub(r"[^a-z0-9]", "", previous.revision.lower())[:8] or "previous"
+        new_id = f"{stem}-{suffix}"
+        number = 2
+        while self._registry.catalog.find(new_id) is not None:
+            new_id, number = f"{stem}-{suffix}-{number}", number + 1
+        old_path = Path(previous.path)
+        new_path = old_path.with_name(new_id) if is_inside(old_path, self._models_dir) else old_path
+        if new_path != old_path:
+            await asyncio.to_thread(_rename_if_there, old_path, new_path)
+        self._registry.rename(previous.id, new_id, str(new_path))
+        self._unload(previous.id)
+        log.info("previous version kept", extra={"model": previous.name, "kept_as": f"models/{new_id}"})
+
+
+def _rename_if_there(old: Path, new: Path) -> None:
+    if old.exists():
+        old.rename(new)
+
+
+def same_origin(a: ModelSource | None, b: ModelSource) -> bool:
+    """Whether two sources name the same files (revisions may differ)."""
+    return a is not None and (a.kind, a.location, a.allow_patterns) == (b.kind, b.location, b.allow_patterns)
 
 
 class _FileTransfer:

@@ -11,13 +11,14 @@ import asyncio
 import logging
 import shutil
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from pluggably.core.catalog import ModelCatalog
-from pluggably.core.errors import FailedPreconditionError
+from pluggably.core.errors import FailedPreconditionError, ValidationError
 from pluggably.core.in_use import ModelsInUse
-from pluggably.core.models import ModelInfo, ModelState, SourceKind
+from pluggably.core.models import ModelInfo, ModelSource, ModelState, SourceKind
 from pluggably.core.registry import DiscoverySummary, ModelRegistry
 from pluggably.core.runner_pool import TextGeneratorPool
 from pluggably.core.scanning import ModelScanner
@@ -41,7 +42,9 @@ class ModelManager:
         pool: TextGeneratorPool,
         in_use: ModelsInUse,
         models_dir: Path,
+        describe: Callable[[Path, str], ModelInfo],
     ) -> None:
+        self._describe = describe
         self._registry = registry
         self._scanner = scanner
         self._pool = pool
@@ -64,6 +67,50 @@ class ModelManager:
         return self._registry.update(
             reference, display_name=display_name, aliases=aliases, pinned=pinned, labels=labels
         )
+
+    def create(
+        self,
+        model_id: str,
+        path: Path,
+        *,
+        display_name: str = "",
+        aliases: tuple[str, ...] = (),
+        pinned: bool = False,
+        labels: Mapping[str, str] | None = None,
+    ) -> ModelInfo:
+        """Registers model files already on this machine, where they are (nothing is copied).
+
+        Files outside the models directory stay the user's: deleting the model
+        forgets it and leaves them alone. To copy files in, download from a
+        local path instead.
+        """
+        if not path.is_absolute():
+            raise ValidationError.single("model.source.local_path", "must be an absolute path on the server")
+        if not path.exists():
+            raise ValidationError.single("model.source.local_path", f"{path} does not exist on the server")
+        if is_inside(path, self._models_dir):
+            raise FailedPreconditionError(
+                f"{path} is in the models directory, where models are found by discovery (DiscoverModels)",
+                metadata={"path": str(path)},
+            )
+        try:
+            described = self._describe(path, model_id)
+        except ValueError as error:
+            raise ValidationError.single("model.source.local_path", str(error)) from error
+        return self._registry.register(
+            replace(
+                described,
+                source=ModelSource(SourceKind.LOCAL, str(path)),
+                display_name=display_name or described.display_name,
+                aliases=aliases or described.aliases,
+                pinned=pinned,
+                labels=dict(labels or {}),
+            )
+        )
+
+    def unload(self, model_id: str) -> None:
+        """Drops a model from memory: its files changed (replaced by a new version)."""
+        self._pool.unload(model_id)
 
     def check_deletable(self, model: ModelInfo) -> None:
         """Raises FailedPreconditionError saying why `model` must stay, if it must."""

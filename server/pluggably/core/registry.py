@@ -100,6 +100,15 @@ class ModelRegistry:
             changes["labels"] = dict(labels)
         return self.replace(replace(model, **changes)) if changes else model
 
+    def rename(self, model_id: str, new_id: str, new_path: str) -> ModelInfo:
+        """Moves an entry to another id (its files moved already); it keeps its times, not its aliases."""
+        old = self.catalog.get(model_id)
+        renamed = replace(old, id=new_id, path=new_path, aliases=(), update_time=self._now())
+        if self.catalog.find(new_id) is not None:
+            raise AlreadyExistsError(f"models/{new_id} exists already", metadata={"model": f"models/{new_id}"})
+        self.remove(model_id)
+        return self._save(renamed)
+
     def remove(self, model_id: str) -> None:
         self._store.delete(model_id)
         self.catalog.remove(model_id)
