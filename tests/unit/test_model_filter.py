@@ -103,3 +103,28 @@ def test_unsupported_field_error_lists_the_filterable_fields_SYS_NFR_002() -> No
     description = caught.value.violations[0].description
     for field in ("modality", "state", "provider", "pinned", "runtimes", "formats"):
         assert field in description
+
+
+def test_capabilities_filter_by_chat_context_and_output_format_SYS_REQ_015() -> None:
+    from pluggably.core.models import ModelCapabilities
+
+    models = [
+        model_info("small-chat", capabilities=ModelCapabilities(2048, True, ("text/plain",))),
+        model_info("long-base", capabilities=ModelCapabilities(32768, False, ("text/plain",))),
+        model_info("sd", modality=Modality.IMAGE, capabilities=ModelCapabilities(0, False, ("image/png",))),
+        model_info("broken", modality=None, state=ModelState.FAILED, capabilities=ModelCapabilities()),
+    ]
+
+    def match(text: str) -> set[str]:
+        predicate = parse_model_filter(text)
+        return {m.id for m in models if predicate(m)}
+
+    assert match("capabilities.chat = true") == {"small-chat"}
+    assert match("capabilities.context_length >= 4096") == {"long-base"}
+    assert match("capabilities.context_length < 4096 AND modality = text") == {"small-chat"}
+    assert match('capabilities.output_formats:"image/png"') == {"sd"}
+    assert match("modality != text") == {"sd", "broken"}  # an unknown modality is not text
+    with pytest.raises(ValidationError):
+        parse_model_filter("capabilities.context_length >= lots")
+    with pytest.raises(ValidationError):
+        parse_model_filter("capabilities.chat > true")

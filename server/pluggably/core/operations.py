@@ -83,6 +83,7 @@ class _Entry:
     operation: Operation
     changed: asyncio.Condition = field(default_factory=asyncio.Condition)
     task: asyncio.Task[None] | None = None
+    started: asyncio.Event = field(default_factory=asyncio.Event)  # the task ran its first step
     saved_at: float = 0.0
 
 
@@ -160,6 +161,7 @@ class Operations:
         entry.task = asyncio.get_running_loop().create_task(self._execute(name, work), name=name)
 
     async def _execute(self, name: str, work: Work) -> None:
+        self._entry(name).started.set()
         try:
             result = await work(OperationHandle(self, name))
         except asyncio.CancelledError:
@@ -202,6 +204,8 @@ class Operations:
         """Asks running work to stop; returns once it has. A finished operation stays as it is."""
         entry = self._entry(name)
         if entry.task is not None and not entry.task.done():
+            # A task cancelled before its first step would never run its cleanup.
+            await entry.started.wait()
             entry.task.cancel()
             await asyncio.gather(entry.task, return_exceptions=True)
         elif not entry.operation.done:

@@ -1,4 +1,4 @@
-"""Model downloads through Envoy: REST starts them, SSE watches them, REST cancels them.
+"""The model registry through Envoy: downloads (started, watched as SSE, cancelled), updates, deletes.
 
 SYS-REQ-013 (long-running downloads with progress and cancel, over REST too),
 SYS-REQ-012 (storage over REST), INT-REQ-002 (SSE contract of operation watches).
@@ -94,3 +94,27 @@ async def test_sys_req_013_rest_cancel_stops_a_download(stack_and_client, tmp_pa
     assert operation["done"] is True
     assert operation["error"]["code"] == 1  # CANCELLED
     assert (await client.get("/v1/models/slow")).status_code == 404
+
+
+async def test_sys_req_010_models_are_updated_deleted_and_rescanned_over_rest(stack_and_client) -> None:
+    stack, client = stack_and_client
+    await client.post("/v1/models:download", json={"source": {"huggingFace": {"repoId": "org/tiny-chat"}}})
+    done = await client.get("/v1/operations")
+    name = done.json()["operations"][0]["name"]
+    async with aconnect_sse(client, "GET", f"/v1/{name}:watch") as source:
+        _ = [event async for event in source.aiter_sse()]
+
+    pinned = await client.patch(
+        "/v1/models/tiny-chat", params={"updateMask": "pinned,labels"}, json={"pinned": True, "labels": {"env": "test"}}
+    )
+    assert pinned.status_code == 200, pinned.text
+    assert pinned.json()["pinned"] is True and pinned.json()["labels"] == {"env": "test"}
+    refused = await client.delete("/v1/models/tiny-chat")
+    assert refused.status_code == 400 and refused.json()["details"][0]["reason"] == "FAILED_PRECONDITION"
+    await client.patch("/v1/models/tiny-chat", params={"updateMask": "pinned"}, json={"pinned": False})
+    deleted = await client.delete("/v1/models/tiny-chat")
+    assert deleted.status_code == 200 and deleted.json() == {}
+    assert (await client.get("/v1/models/tiny-chat")).status_code == 404
+    scanned = await client.post("/v1/models:discover", json={})
+    assert scanned.status_code == 200 and "models/tiny-chat" not in scanned.json().get("added", [])
+    assert stack.gateway.catalog.find("tiny-chat") is None
