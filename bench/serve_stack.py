@@ -50,6 +50,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-queue", type=int, default=64, help="generation.max_queue")
     parser.add_argument("--threads", type=int, default=0, help="generation.threads (0: the runtime chooses)")
     parser.add_argument("--health-check-interval", type=float, default=1.0, help="envoy.health_check_interval_s")
+    parser.add_argument(
+        "--download-progress-interval",
+        type=float,
+        default=0.5,
+        help="downloads.progress_interval_s (default: the production default, 0.5)",
+    )
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     parser.add_argument(
         "--exit-on-stdin-eof", action="store_true", help="stop when stdin ends (the parent that started it is gone)"
@@ -67,6 +73,7 @@ def build_settings(args: argparse.Namespace) -> Settings:
         generation={"max_concurrency": args.max_concurrency, "max_queue": args.max_queue, "threads": args.threads},
         models={"default_text_model": args.default_model, "preload": tuple(args.preload)},
         logging={"level": args.log_level},
+        downloads={"progress_interval_s": args.download_progress_interval},
     )
 
 
