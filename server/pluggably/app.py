@@ -184,8 +184,10 @@ def _downloads(
             SourceKind.LOCAL: LocalResolver(),
         },
         fetchers={
-            SourceKind.HUGGING_FACE: HttpFetcher(http, hub_headers(token)),
-            SourceKind.URL: HttpFetcher(http),
+            SourceKind.HUGGING_FACE: HttpFetcher(
+                hub_headers(token), timeouts.connect_timeout_s, timeouts.read_timeout_s
+            ),
+            SourceKind.URL: HttpFetcher({}, timeouts.connect_timeout_s, timeouts.read_timeout_s),
             SourceKind.LOCAL: LocalFetcher(),
         },
         budget=storage,

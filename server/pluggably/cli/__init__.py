@@ -5,6 +5,12 @@ pluggably serve          the gRPC server alone
 pluggably prepare-model  convert the default model into the models directory
 pluggably dev-cert       create the development TLS certificate
 pluggably envoy-config   print the Envoy configuration the gateway would use
+
+Client commands, against a running gateway over gRPC (docs/cli.md):
+
+pluggably models list|get|pull|rm|pin|unpin|prune|discover
+pluggably storage
+pluggably operations list|get|wait|cancel
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import signal
 import sys
 from pathlib import Path
 
+from pluggably.cli.parser import CLIENT_COMMANDS, add_client_commands, run_client_command
 from pluggably.settings import ConfigError, Settings, load_settings
 
 log = logging.getLogger("pluggably")
@@ -77,7 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("prepare-model", help="convert the default model (SmolLM2) into the models directory")
     commands.add_parser("dev-cert", help="create the development TLS certificate")
     commands.add_parser("envoy-config", help="print the Envoy configuration")
+    add_client_commands(commands)
     args = parser.parse_args(argv)
+    if args.command in CLIENT_COMMANDS:
+        return run_client_command(args)
 
     try:
         settings = load_settings(args.config)
