@@ -200,26 +200,29 @@ class StackProcess:
         raise RuntimeError(f"the server was not ready within {self._start_timeout_s:g} s")
 
     def __exit__(self, *exc: object) -> None:
-        process = self._process
+        process, self._process = self._process, None
         if process is not None:
-            self._process = None
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    print(f"server {process.pid} did not stop on SIGTERM; killing it", file=sys.stderr)
-            # Envoy and anything else the server started share its process group.
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-            for pipe in (process.stdin, process.stdout):
-                if pipe is not None:
-                    pipe.close()
+            stop_process_group(process, "server", timeout_s=20)
         if self._keep_logs:
             print(f"server logs kept in {self.work_dir}", file=sys.stderr)
         else:
             shutil.rmtree(self.work_dir, ignore_errors=True)
+
+
+def stop_process_group(process: subprocess.Popen[bytes], what: str, timeout_s: float) -> None:
+    """SIGTERM, a wait, then SIGKILL to the whole process group (Envoy and anything else it started)."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            print(f"{what} {process.pid} did not stop on SIGTERM; killing it", file=sys.stderr)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    for pipe in (process.stdin, process.stdout):
+        if pipe is not None:
+            pipe.close()
 
 
 def print_log_tail(path: Path, lines: int = 30) -> None:

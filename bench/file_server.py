@@ -32,6 +32,8 @@ from pathlib import Path
 from types import FrameType
 from urllib.parse import unquote, urlsplit
 
+from bench.common import stop_process_group
+
 _RANGE = re.compile(r"^bytes=(\d+)-(\d*)$")
 
 
@@ -190,18 +192,7 @@ class FileServerProcess:
         process, self._process = self._process, None
         if process is None:
             return
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                print(f"file server {process.pid} did not stop on SIGTERM; killing it", file=sys.stderr)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-        for pipe in (process.stdin, process.stdout):
-            if pipe is not None:
-                pipe.close()
+        stop_process_group(process, "file server", timeout_s=10)
 
 
 if __name__ == "__main__":
