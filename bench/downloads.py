@@ -19,8 +19,8 @@ round so that drifting machine load falls on all of them alike:
   `OperationWatchService.WatchOperation` streams the operation done: resolving (HEAD), transfer, hash check,
   fsync, reading the model's header, the move into the models folder and the registration. A fresh model id
   each round; `DeleteModel` afterwards (untimed) keeps the disk use bounded.
-* with `--fetcher`, a diagnostic: the gateway's transfer loop alone (`pluggably.sources.http.HttpFetcher`, an
-  httpx.AsyncClient, hashing as the gateway does, no fsync) in this process: what the transfer costs without
+* with `--fetcher`, a diagnostic: the gateway's transfer loop alone (`pluggably.sources.http.HttpFetcher`:
+  urllib3 in worker threads, hashing as the gateway does, no fsync) in this process: what the transfer costs without
   the operation, gRPC and the gateway's other work around it.
 
 Reports MB/s (10^6 bytes per second) per path and round, the median of the rounds, the CPU seconds the file
@@ -233,8 +233,6 @@ class Fetches:
         """The gateway's transfer loop alone, in this process: `HttpFetcher.fetch` hashing as the gateway does."""
         import asyncio
 
-        import httpx
-
         from pluggably.core.downloads import RemoteFile
         from pluggably.sources.http import HttpFetcher
 
@@ -242,9 +240,8 @@ class Fetches:
         hasher = hashlib.sha256() if self.sha256 else None
 
         async def fetch() -> None:
-            async with httpx.AsyncClient() as client:
-                file = RemoteFile(path=FILE_NAME, size=self.size, url=self.url)
-                await HttpFetcher(client).fetch(file, target, 0, hasher.update if hasher else lambda chunk: None)
+            file = RemoteFile(path=FILE_NAME, size=self.size, url=self.url)
+            await HttpFetcher().fetch(file, target, 0, hasher.update if hasher else lambda chunk: None)
 
         server_cpu, cpu = process_cpu_s(self.file_server_pid), time.process_time()
         started = time.perf_counter()
