@@ -40,7 +40,7 @@ class BarView:
     UNKNOWN_TOTAL = "{desc:<11} {detail} [{elapsed}]"
 
     def __init__(self, stream: TextIO) -> None:
-        columns = _columns(stream)
+        columns, rows = _size(stream)
         self._bar = _Bar(
             total=None,
             file=stream,
@@ -48,6 +48,7 @@ class BarView:
             bar_format=self.UNKNOWN_TOTAL,
             dynamic_ncols=columns is None,
             ncols=columns,
+            nrows=rows,
             leave=True,
         )
 
@@ -88,12 +89,14 @@ class LineView:
         pass
 
 
-def _columns(stream: TextIO) -> int | None:
-    """None to let tqdm follow the terminal's width; 80 where the terminal reports none (a bare pseudo-terminal)."""
+def _size(stream: TextIO) -> tuple[int | None, int | None]:
+    """(columns, rows) for tqdm: None to follow the terminal; 80 x 24 where the terminal reports none
+    (a bare pseudo-terminal, where tqdm would otherwise hide the bar as beyond the last row)."""
     try:
-        return None if os.get_terminal_size(stream.fileno()).columns > 0 else 80
+        size = os.get_terminal_size(stream.fileno())
     except (OSError, ValueError):
-        return 80
+        return 80, 24
+    return (None if size.columns > 0 else 80), (None if size.lines > 0 else 24)
 
 
 def progress_view(stream: TextIO) -> ProgressView:
