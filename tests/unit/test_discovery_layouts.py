@@ -23,7 +23,7 @@ from pluggably.core.discovery import (
     onnx_text_export,
     pipeline_modality,
 )
-from pluggably.core.gguf_header import read_gguf_header
+from pluggably.core.discovery.gguf_header import read_gguf_header
 from pluggably.core.models import (
     GpuRequirement,
     Modality,
