@@ -10,6 +10,7 @@ from google.protobuf import empty_pb2
 from grpc import aio
 
 from pluggably.api import convert
+from pluggably.api.names import resource_name
 from pluggably.api.paging import decode_page_token, encode_page_token, page_size
 from pluggably.core.downloads import DownloadManager, DownloadRequest, default_model_id
 from pluggably.core.errors import ValidationError
@@ -22,9 +23,7 @@ UPDATABLE_FIELDS = ("display_name", "aliases", "pinned", "labels")
 
 
 def _model_name(name: str, field: str = "name") -> str:
-    if not name.startswith("models/") or name == "models/":
-        raise ValidationError.single(field, f"must look like models/{{model}}; got {name!r}")
-    return name
+    return resource_name(name, "models", "model", field)
 
 
 STORAGE = "storage"

@@ -9,6 +9,7 @@ from google.protobuf import empty_pb2
 from grpc import aio
 
 from pluggably.api import convert
+from pluggably.api.names import resource_name
 from pluggably.api.paging import decode_page_token, encode_page_token, page_size
 from pluggably.core.errors import ValidationError
 from pluggably.core.operations import Operations
@@ -19,10 +20,8 @@ COLLECTION = "operations"
 MAX_WAIT_S = 300.0
 
 
-def _name(name: str, field: str = "name") -> str:
-    if not name.startswith(f"{COLLECTION}/") or name == f"{COLLECTION}/":
-        raise ValidationError.single(field, f"must look like operations/{{operation}}; got {name!r}")
-    return name
+def _name(name: str) -> str:
+    return resource_name(name, COLLECTION, "operation")
 
 
 class OperationsServicer(operations_pb2_grpc.OperationsServicer):

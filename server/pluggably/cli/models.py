@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
+from typing import Any
 
 import grpc
 from google.longrunning import operations_pb2
@@ -39,15 +40,26 @@ def operation_name(reference: str) -> str:
 # -- models -------------------------------------------------------------------------------------------------------
 
 
-def list_models(args: argparse.Namespace, conn: Connection) -> int:
-    models, token = [], ""
+def all_pages(fetch: Callable[[str], Any], items: str) -> list[Any]:
+    """Every item of a paginated List call; `fetch(page_token)` gets one page."""
+    collected: list[Any] = []
+    token = ""
     while True:
-        request = model_service_pb2.ListModelsRequest(page_size=PAGE_SIZE, page_token=token, filter=args.filter or "")
-        page = conn.models.ListModels(request, timeout=conn.timeout_s)
-        models += page.models
+        page = fetch(token)
+        collected += getattr(page, items)
         token = page.next_page_token
         if not token:
-            break
+            return collected
+
+
+def list_models(args: argparse.Namespace, conn: Connection) -> int:
+    models = all_pages(
+        lambda token: conn.models.ListModels(
+            model_service_pb2.ListModelsRequest(page_size=PAGE_SIZE, page_token=token, filter=args.filter or ""),
+            timeout=conn.timeout_s,
+        ),
+        "models",
+    )
     print(out.as_json(models, "models") if args.json else out.model_table(models))
     return OK
 
@@ -127,14 +139,13 @@ def show_storage(args: argparse.Namespace, conn: Connection) -> int:
 
 
 def list_operations(args: argparse.Namespace, conn: Connection) -> int:
-    operations, token = [], ""
-    while True:
-        request = operations_pb2.ListOperationsRequest(name="operations", page_size=PAGE_SIZE, page_token=token)
-        page = conn.operations.ListOperations(request, timeout=conn.timeout_s)
-        operations += page.operations
-        token = page.next_page_token
-        if not token:
-            break
+    operations = all_pages(
+        lambda token: conn.operations.ListOperations(
+            operations_pb2.ListOperationsRequest(name="operations", page_size=PAGE_SIZE, page_token=token),
+            timeout=conn.timeout_s,
+        ),
+        "operations",
+    )
     print(out.as_json(operations, "operations") if args.json else out.operation_table(operations))
     return OK
 

@@ -12,24 +12,13 @@ from google.protobuf.message import Message
 from google.rpc import code_pb2
 
 from pluggably.cli.status import code_name
+from pluggably.core.units import decimal_bytes
 from pluggably.v1 import common_pb2, model_service_pb2
 
 Model = model_service_pb2.Model
 Metadata = model_service_pb2.DownloadModelMetadata
 
-_UNITS = ("KB", "MB", "GB", "TB", "PB")
-
-
-def size(n: int | float) -> str:
-    """Bytes in decimal units, as the gateway's own messages give them: 999 B, 1.6 MB, 20.0 GB."""
-    if n < 1000:
-        return f"{int(n)} B"
-    value = float(n)
-    for unit in _UNITS:
-        value /= 1000
-        if value < 1000 or unit == _UNITS[-1]:
-            return f"{value:.1f} {unit}"
-    raise AssertionError("unreachable")
+size = decimal_bytes
 
 
 def duration(seconds: float) -> str:

@@ -23,6 +23,7 @@ from pluggably.core.errors import FailedPreconditionError, QuotaExceededError, Q
 from pluggably.core.model_management import STAGING_DIR, TRASH_PREFIX, ModelManager, is_inside
 from pluggably.core.models import ModelInfo, ModelState
 from pluggably.core.registry import utc_now
+from pluggably.core.units import decimal_bytes
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +38,6 @@ def tree_bytes(path: Path) -> int:
             with contextlib.suppress(OSError):  # removed while walking
                 total += (Path(folder) / name).lstat().st_size
     return total
-
-
-def human(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(value) < 1000 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    raise AssertionError
 
 
 @dataclass(frozen=True)
@@ -146,8 +138,8 @@ class StorageManager:
                 violations.append(
                     QuotaViolation(
                         "storage.budget_bytes",
-                        f"models use {human(used)} and the download needs {human(needed)}: "
-                        f"{human(used + needed)} is over the budget of {human(self._budget)}",
+                        f"models use {decimal_bytes(used)} and the download needs {decimal_bytes(needed)}: "
+                        f"{decimal_bytes(used + needed)} is over the budget of {decimal_bytes(self._budget)}",
                     )
                 )
         free = self._free_disk()
@@ -155,8 +147,8 @@ class StorageManager:
             violations.append(
                 QuotaViolation(
                     "storage.min_free_bytes",
-                    f"the download needs {human(needed)} and the disk has {human(free)} free; "
-                    f"{human(self._min_free)} must stay free",
+                    f"the download needs {decimal_bytes(needed)} and the disk has {decimal_bytes(free)} free; "
+                    f"{decimal_bytes(self._min_free)} must stay free",
                 )
             )
         return violations
