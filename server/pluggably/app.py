@@ -33,6 +33,7 @@ from pluggably.core.model_management import ModelManager
 from pluggably.core.models import Modality, Runtime, SourceKind
 from pluggably.core.operations import Operations
 from pluggably.core.ports import TextGeneratorLoader
+from pluggably.core.redaction import Redactor
 from pluggably.core.registry import ModelRegistry
 from pluggably.core.router import Router
 from pluggably.core.runner_pool import TextGeneratorPool
@@ -155,7 +156,7 @@ class Gateway:
 
 
 def _downloads(
-    settings: Settings, registry: ModelRegistry, operations: Operations, models: ModelManager
+    settings: Settings, registry: ModelRegistry, operations: Operations, models: ModelManager, redactor: Redactor
 ) -> tuple[httpx.AsyncClient, DownloadManager, StorageManager]:
     """The explicit registry of download sources, and the storage limits downloads live by."""
     timeouts = settings.downloads
@@ -179,15 +180,15 @@ def _downloads(
         registry,
         settings.models_dir,
         resolvers={
-            SourceKind.HUGGING_FACE: HuggingFaceResolver(settings.downloads.hf_endpoint, token),
-            SourceKind.URL: UrlResolver(http),
+            SourceKind.HUGGING_FACE: HuggingFaceResolver(settings.downloads.hf_endpoint, token, redactor),
+            SourceKind.URL: UrlResolver(http, redactor),
             SourceKind.LOCAL: LocalResolver(),
         },
         fetchers={
             SourceKind.HUGGING_FACE: HttpFetcher(
-                hub_headers(token), timeouts.connect_timeout_s, timeouts.read_timeout_s
+                hub_headers(token), timeouts.connect_timeout_s, timeouts.read_timeout_s, redactor
             ),
-            SourceKind.URL: HttpFetcher({}, timeouts.connect_timeout_s, timeouts.read_timeout_s),
+            SourceKind.URL: HttpFetcher({}, timeouts.connect_timeout_s, timeouts.read_timeout_s, redactor),
             SourceKind.LOCAL: LocalFetcher(),
         },
         budget=storage,
@@ -219,11 +220,14 @@ async def start_gateway(settings: Settings, loaders: Mapping[Runtime, TextGenera
         record_use=registry.record_use,
     )
 
-    operations = Operations(SqliteOperationStore(database), save_interval_s=settings.downloads.progress_interval_s)
+    redactor = Redactor(settings.secret_values())
+    operations = Operations(
+        SqliteOperationStore(database), save_interval_s=settings.downloads.progress_interval_s, redact=redactor
+    )
     model_manager = ModelManager(registry, scanner, pool, in_use, settings.models_dir, describe_model)
-    http, downloads, storage = _downloads(settings, registry, operations, model_manager)
+    http, downloads, storage = _downloads(settings, registry, operations, model_manager, redactor)
 
-    server = aio.server(interceptors=default_interceptors())
+    server = aio.server(interceptors=default_interceptors(redactor))
     text_service_pb2_grpc.add_TextServiceServicer_to_server(
         TextServicer(text, log_prompts=settings.logging.log_prompts), server
     )

@@ -16,6 +16,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from pluggably.core.redaction import Redactor
+
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
 
@@ -39,6 +41,13 @@ _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None)
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object per record. Secrets (`redactor`) are removed from the whole line, tracebacks included:
+    an exception's text may quote what a remote server sent back."""
+
+    def __init__(self, redactor: Redactor | None = None) -> None:
+        super().__init__()
+        self._redactor = redactor or Redactor()
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "time": datetime.datetime.fromtimestamp(record.created, datetime.UTC).isoformat(timespec="milliseconds"),
@@ -51,13 +60,13 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        return self._redactor.text(json.dumps(entry, default=str, ensure_ascii=False))
 
 
-def configure_logging(level: str, stream: Any = None) -> None:
-    """Sends every logger's records, as JSON lines, to `stream` (stderr)."""
+def configure_logging(level: str, stream: Any = None, redactor: Redactor | None = None) -> None:
+    """Sends every logger's records, as JSON lines, to `stream` (stderr), without the secrets `redactor` knows."""
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(JsonFormatter(redactor))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

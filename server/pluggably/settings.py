@@ -143,6 +143,23 @@ class Settings(BaseSettings):
             raise ValueError("envoy.tls_cert_file and envoy.tls_key_file must be set together")
         return self
 
+    def secret_values(self) -> list[str]:
+        """Every secret configured (each `SecretStr` setting), so that none is ever echoed (`core.redaction`)."""
+        found: list[str] = []
+        pending: list[BaseModel] = [self]
+        while pending:
+            section = pending.pop()
+            for name in type(section).model_fields:
+                value = getattr(section, name)
+                if isinstance(value, SecretStr):
+                    found.append(value.get_secret_value())
+                elif isinstance(value, BaseModel):
+                    pending.append(value)
+                elif isinstance(value, tuple | list):
+                    found += [v.get_secret_value() for v in value if isinstance(v, SecretStr)]
+                    pending += [v for v in value if isinstance(v, BaseModel)]
+        return [secret for secret in found if secret]
+
     @property
     def models_dir(self) -> Path:
         return self.models.dir or self.data_dir / "models"

@@ -17,11 +17,9 @@ import re
 import shutil
 import signal
 import struct
-import sys
 import termios
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -35,51 +33,13 @@ from pluggably.v1 import model_service_pb2, model_service_pb2_grpc
 from tests.support.fake_hf_hub import FakeHub
 from tests.support.file_server import FileServer
 from tests.support.loopback import free_port
+from tests.support.processes import PLUGGABLY, cli, cli_env, stopped
 from tests.support.tiny_models import CHAT_MODEL_ID, PLAIN_MODEL_ID, write_tiny_gguf
 
-PLUGGABLY = Path(sys.executable).parent / "pluggably"
 NO_PRELOAD = {"preload": ()}
 GGUF_ELEMENTS = 400_000  # a ~1.6 MB file
 PROMPT = "Cancel the download or leave it running in the background? [c/l]"
 OPERATION = re.compile(r"operations/[0-9a-f]+")
-
-
-def cli_env() -> dict[str, str]:
-    """The environment without PLUGGABLY_* settings, so only the command line and --config count."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("PLUGGABLY_")}
-
-
-@dataclass
-class Result:
-    code: int
-    stdout: str
-    stderr: str
-
-
-async def cli(*args: str, cwd: Path | None = None, timeout_s: float = 60) -> Result:
-    """Runs `pluggably ARGS` with stdin, stdout and stderr not terminals."""
-    process = await asyncio.create_subprocess_exec(
-        str(PLUGGABLY),
-        *args,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=cli_env(),
-        cwd=cwd,
-    )
-    try:
-        out, err = await asyncio.wait_for(process.communicate(), timeout_s)
-    finally:
-        await _stopped(process)
-    assert process.returncode is not None
-    return Result(process.returncode, out.decode(), err.decode())
-
-
-async def _stopped(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is None:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        await process.wait()
 
 
 class Terminal:
@@ -147,7 +107,7 @@ class Terminal:
 
     async def close(self) -> None:
         if self.process is not None:
-            await _stopped(self.process)
+            await stopped(self.process)
         with contextlib.suppress(ValueError, OSError):
             asyncio.get_running_loop().remove_reader(self.master)
         for fd in (self.master, self._slave):
@@ -521,7 +481,7 @@ async def test_sys_req_013_ctrl_c_without_a_terminal_leaves_the_download_running
             assert f"operations cancel {name}" in err.decode()
             assert not (await _operation(pulls_channel, name)).done
         finally:
-            await _stopped(process)
+            await stopped(process)
             if name:
                 await operations.CancelOperation(operations_pb2.CancelOperationRequest(name=name))
                 await operations.WaitOperation(operations_pb2.WaitOperationRequest(name=name))

@@ -23,6 +23,8 @@ Test controls, shared with `tests.support.fake_hf_hub.FakeHub` (both derive from
 * Faults: `set_fault(key, Fault(...))` for one file: drop the connection after N body bytes, stall after N bytes,
   serve corrupted bytes (same length, same headers), or answer an error status; optionally only the first `times`
   times, so a retry or a resume then succeeds.
+* `open_client_connections()`: how many connections the clients have not closed yet (a client that leaves an
+  aborted response unread keeps its connection open).
 * A thread-safe request log: `service.requests` lists a `RequestRecord` per request (listener, method, path, query,
   Range and Authorization headers, status, body bytes sent, how the response ended).
 
@@ -49,7 +51,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Literal, Self
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 _STOP_TIMEOUT_S = 5.0
@@ -68,6 +70,10 @@ class Fault:
         corrupt: serve wrong bytes (each byte inverted); length and headers (ETag, Content-Length) stay correct.
     Status fault (any method in `methods`):
         status: answer this status with a short text body instead of the file (e.g. 500, 503, 403).
+        echo: also send the request's `Authorization` header back, as careless proxies and mirrors do:
+            "header" in `X-Error-Message` (which huggingface_hub copies into its exceptions), "body" in a JSON
+            `{"error": ...}` body, "fragment" a 16-character piece of the token in `X-Error-Message`, "redirect" in
+            the query of a `Location` that refuses connections (send it with a 3xx `status`).
     times: the fault hits the first `times` responses it applies to, then the file is served normally;
         None: every response.
     methods: the request methods the fault applies to.
@@ -78,6 +84,7 @@ class Fault:
     stall_s: float = 30.0
     corrupt: bool = False
     status: int | None = None
+    echo: Literal["header", "body", "fragment", "redirect"] | None = None
     times: int | None = None
     methods: frozenset[str] = frozenset({"GET"})
 
@@ -137,6 +144,13 @@ class ServedFile:
 
 class _ClientGone(Exception):
     pass
+
+
+def free_port() -> int:
+    """A port free on 127.0.0.1 right now (the OS picks it); nothing listens on it, so a connection is refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def http_date(when: datetime) -> str:
@@ -285,7 +299,21 @@ class LoopbackHandler(BaseHTTPRequestHandler):
         if fault is None:
             return False
         assert fault.status is not None
-        self.send_simple(fault.status, f"fault injected: {fault.status}\n", {"Retry-After": "0"})
+        if fault.echo is None:
+            self.send_simple(fault.status, f"fault injected: {fault.status}\n", {"Retry-After": "0"})
+            return True
+        authorization = self.headers.get("Authorization", "")
+        token = authorization.partition(" ")[2]
+        match fault.echo:
+            case "header":
+                self.send_simple(fault.status, "denied\n", {"X-Error-Message": f"denied for {authorization}"})
+            case "fragment":
+                self.send_simple(fault.status, "denied\n", {"X-Error-Message": f"token ...{token[4:20]}... refused"})
+            case "body":
+                self.send_json({"error": f"denied for {authorization}"}, fault.status)
+            case "redirect":
+                location = f"http://127.0.0.1:{free_port()}/login?auth={quote(authorization)}"
+                self.send_simple(fault.status, f"Found. Redirecting to {location}", {"Location": location})
         return True
 
     def send_file(self, file: ServedFile, key: str | None = None, headers: Mapping[str, str] | None = None) -> None:
@@ -408,6 +436,22 @@ class _Listener(ThreadingHTTPServer):
         with self._lock:
             self._open.pop(connection, None)
 
+    def client_still_connected(self) -> int:
+        """Accepted connections whose client has not closed its end yet (no FIN has arrived)."""
+        with self._lock:
+            open_now = list(self._open)
+        count = 0
+        for connection in open_now:
+            try:
+                # Peeking leaves any pipelined request to the handler thread.
+                closed = connection.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+            except BlockingIOError:
+                closed = False  # open, nothing sent
+            except OSError:
+                closed = True
+            count += not closed
+        return count
+
     def close_connections(self) -> list[threading.Thread]:
         with self._lock:
             open_now = list(self._open.items())
@@ -486,6 +530,10 @@ class LoopbackHTTPService:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    def open_client_connections(self) -> int:
+        """Connections the clients still hold open, seen from the server's side (all listeners)."""
+        return sum(listener.client_still_connected() for listener in self._listeners.values())
 
     def url(self, listener: str | None = None) -> str:
         """http://127.0.0.1:<port> of a listener (default: the first)."""

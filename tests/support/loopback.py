@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +15,10 @@ from pluggably.settings import (
     Settings,
     StorageSettings,
 )
+from tests.support.file_server import free_port
 from tests.support.tiny_models import CHAT_MODEL_ID
 
-
-def free_port() -> int:
-    """A port free on 127.0.0.1 right now (the OS picks it)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+__all__ = ["free_port", "settings_for_test"]
 
 
 def settings_for_test(data_dir: Path, models_dir: Path, **sections: dict[str, Any]) -> Settings:

@@ -8,72 +8,33 @@ SYS-REQ-013 (a download survives the server being killed), and the
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
-import httpx
 import pytest
-import yaml
 from google.longrunning import operations_pb2, operations_pb2_grpc
 
 from pluggably.v1 import common_pb2, model_service_pb2, model_service_pb2_grpc, text_service_pb2, text_service_pb2_grpc
 from tests.support.file_server import FileServer
 from tests.support.loopback import free_port
+from tests.support.processes import (
+    PLUGGABLY,
+    child_pids,
+    cli_env,
+    exited,
+    pluggably_run,
+    serving,
+    wait_for,
+    write_config,
+)
 from tests.support.tiny_models import CHAT_MODEL_ID, write_tiny_gguf
-
-PLUGGABLY = str(Path(sys.executable).parent / "pluggably")
-
-
-def write_config(tmp_path: Path, models_dir: Path, grpc_port: int, grace_s: float, **sections: dict) -> Path:
-    config = {
-        "data_dir": str(tmp_path / "data"),
-        "server": {"port": grpc_port, "grace_period_s": grace_s},
-        "envoy": {
-            "http_port": free_port(),
-            "https_port": free_port(),
-            "admin_port": free_port(),
-            "health_check_interval_s": 0.2,
-        },
-        "models": {"dir": str(models_dir), "default_text_model": CHAT_MODEL_ID, "preload": [CHAT_MODEL_ID]},
-        **sections,
-    }
-    path = tmp_path / "pluggably.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
-def child_pids(pid: int) -> list[int]:
-    """Children of every thread of `pid` (Envoy is started from a worker thread)."""
-    return [
-        int(child) for task in Path(f"/proc/{pid}/task").iterdir() for child in (task / "children").read_text().split()
-    ]
-
-
-def wait_for(condition, timeout_s: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-
-
-def serving(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 @pytest.fixture
 def process_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("PLUGGABLY_")}
+    return cli_env()
 
 
 async def test_sys_req_007_sigterm_lets_in_flight_streams_finish(tiny_models_dir, tmp_path, process_env) -> None:
@@ -105,24 +66,6 @@ async def test_sys_req_007_sigterm_lets_in_flight_streams_finish(tiny_models_dir
     log_lines = [json.loads(line) for line in log_file.read_text().splitlines() if line.startswith("{")]
     messages = [line["message"] for line in log_lines]
     assert "draining" in messages and messages[-1] == "stopped"
-
-
-@contextlib.contextmanager
-def pluggably_run(tmp_path: Path, models_dir: Path, env: dict[str, str]) -> Iterator[tuple[subprocess.Popen, dict]]:
-    """`pluggably run` with its settings; killed at the end if it still runs."""
-    config = write_config(tmp_path, models_dir, free_port(), grace_s=2)
-    process = subprocess.Popen([PLUGGABLY, "--config", str(config), "run"], env=env)
-    try:
-        yield process, yaml.safe_load(config.read_text())
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-
-
-def exited(pid: int) -> bool:
-    status = Path(f"/proc/{pid}/status")
-    return not status.exists() or "zombie" in status.read_text()
 
 
 def test_run_starts_envoy_and_ctrl_c_stops_everything(tiny_models_dir, tmp_path, process_env) -> None:

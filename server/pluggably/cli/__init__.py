@@ -94,9 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"pluggably: {err}", file=sys.stderr)
         return 2
+    from pluggably.core.redaction import Redactor
     from pluggably.logs import configure_logging
 
-    configure_logging(settings.logging.level)
+    configure_logging(settings.logging.level, redactor=Redactor(settings.secret_values()))
 
     if args.command == "prepare-model":
         from pluggably.model_prep import prepare_default_model

@@ -28,6 +28,7 @@ from pluggably.core.errors import (
     error_to_json,
 )
 from pluggably.core.ports import OperationStore
+from pluggably.core.redaction import Redactor
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +114,11 @@ class Operations:
         store: OperationStore,
         save_interval_s: float = 0.5,
         now: Callable[[], datetime.datetime] = utc_now,
+        redact: Redactor | None = None,
     ) -> None:
         self._store = store
+        # An error's text may quote a remote server; it is kept and shown only without secrets.
+        self._redact = redact or Redactor()
         self._save_interval_s = save_interval_s
         self._now = now
         self._entries: dict[str, _Entry] = {}
@@ -190,6 +194,8 @@ class Operations:
             entry.changed.notify_all()
 
     async def _finish(self, name: str, *, result: Json | None = None, error: PluggablyError | None = None) -> None:
+        if error is not None:
+            error = self._redact.error(error)
         await self._update(name, done=True, result=result, error=error, save=True)
         log.info(
             "operation finished",

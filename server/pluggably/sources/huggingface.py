@@ -18,6 +18,7 @@ from huggingface_hub.utils import build_hf_headers, filter_repo_objects
 from pluggably.core.downloads import RemoteFile, ResolvedSource
 from pluggably.core.errors import NotFoundError, PermissionDeniedError, ValidationError
 from pluggably.core.models import ModelSource
+from pluggably.core.redaction import Redactor
 from pluggably.sources.http import unavailable
 
 
@@ -27,8 +28,12 @@ def hub_headers(token: str | None) -> dict[str, str]:
 
 
 class HuggingFaceResolver:
-    def __init__(self, endpoint: str, token: str | None) -> None:
+    """Lists a repo's files. The hub's error text (which a proxy or mirror may fill with the request's
+    Authorization header) reaches an error only through `redact`."""
+
+    def __init__(self, endpoint: str, token: str | None, redact: Redactor) -> None:
         self._endpoint = endpoint.rstrip("/")
+        self._redact = redact
         self._api = HfApi(endpoint=self._endpoint, token=token or False, library_name="pluggably")
 
     async def resolve(self, source: ModelSource) -> ResolvedSource:
@@ -51,9 +56,16 @@ class HuggingFaceResolver:
                 f"{self._endpoint}/{repo}", f"{repo} was not found on {self._endpoint} (or is private: set a token)"
             ) from error
         except HfHubHTTPError as error:
-            raise unavailable(f"asking {self._endpoint} about {repo}", str(error).splitlines()[0]) from error
+            detail = self._redact.text(_what_the_hub_said(error))
+            status = error.response.status_code if error.response is not None else None
+            if status in (401, 403):  # the operator's token is at fault, not the caller, and a retry won't help
+                raise PermissionDeniedError(
+                    f"{self._endpoint} refused to show {repo} ({detail}): check downloads.hf_token",
+                    metadata={"repo": repo},
+                ) from error
+            raise unavailable(f"asking {self._endpoint} about {repo}", detail) from error
         except OSError as error:
-            raise unavailable(f"reaching {self._endpoint}", str(error)) from error
+            raise unavailable(f"reaching {self._endpoint}", self._redact.text(str(error))) from error
         siblings = list(
             filter_repo_objects(
                 info.siblings or [], allow_patterns=list(source.allow_patterns) or None, key=lambda s: s.rfilename
@@ -74,3 +86,15 @@ class HuggingFaceResolver:
                 )
             )
         return ResolvedSource(info.sha or revision, tuple(files))
+
+
+def _what_the_hub_said(error: HfHubHTTPError) -> str:
+    """The status and the hub's own message, not the client's advice about tokens. Remote text: redact it."""
+    status = error.response.status_code if error.response is not None else None
+    said = (error.server_message or "").strip().splitlines()
+    text = f"HTTP {status}" if status else type(error).__name__
+    if said:
+        text += f": {said[0]}"
+    if error.request_id:
+        text += f" (request id {error.request_id})"
+    return text
