@@ -9,6 +9,9 @@ pointed at the fake hub (tests/support/fake_hf_hub.py).
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import os
+import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -33,6 +36,7 @@ from tests.support.fake_hf_hub import FakeHub
 from tests.support.file_server import Fault, FileServer, ServedFile
 from tests.support.status import from_rpc_error, from_status
 from tests.support.tiny_models import CHAT_MODEL_ID, write_tiny_gguf
+from tests.support.waiting import wait_until
 
 Source = model_service_pb2.ModelSource
 Metadata = model_service_pb2.DownloadModelMetadata
@@ -228,6 +232,23 @@ async def test_sys_req_012_download_over_the_budget_is_refused_before_it_starts(
         assert not staging(client)
 
 
+async def test_sys_req_012_a_refusal_by_one_byte_shows_the_overrun(
+    gateway_factory, gguf_file: bytes, tmp_path: Path
+) -> None:
+    budget = len(gguf_file) - 1
+    async with (
+        gateway_factory(models_dir=tmp_path / "models", models=NO_PRELOAD, storage={"budget_bytes": budget}) as gw,
+        grpc.aio.insecure_channel(f"127.0.0.1:{gw.port}") as channel,
+    ):
+        client = Client(gw, channel)
+        with FileServer({"big.gguf": gguf_file}) as server:
+            done = await client.wait((await client.download(Source(url=server.url_for("big.gguf")))).name)
+    assert done.error.code == code_pb2.RESOURCE_EXHAUSTED
+    over = re.search(r"(\S+ \S+) is over the budget of (\S+ \S+)", done.error.message)
+    assert over is not None, done.error.message
+    assert over[1] != over[2]  # "1.605728 MB is over the budget of 1.605727 MB", not "1.6 MB ... 1.6 MB"
+
+
 async def test_sys_nfr_007_download_of_unknown_size_stops_at_the_budget(
     gateway_factory, gguf_file: bytes, tmp_path: Path
 ) -> None:
@@ -343,18 +364,25 @@ async def test_operations_are_listed_waited_for_and_deleted_when_done(client: Cl
     assert raised.value.code() == grpc.StatusCode.NOT_FOUND
 
 
+async def stopped_mid_download(gateway_factory, tmp_path: Path, url: str, at_least: int) -> operations_pb2.Operation:
+    """Starts a URL download on a gateway over `tmp_path`'s data and models folders, and stops that gateway once
+    `at_least` bytes have arrived: the operation and its partial file stay for the next gateway to resume."""
+    async with (
+        gateway_factory(models_dir=tmp_path / "models", data_dir=tmp_path / "data", models=NO_PRELOAD) as gw,
+        grpc.aio.insecure_channel(f"127.0.0.1:{gw.port}") as channel,
+    ):
+        client = Client(gw, channel)
+        started = await client.download(Source(url=url))
+        await client.until_transferred(started.name, at_least)
+    return started
+
+
 async def test_restart_mid_download_resumes_with_a_range_request(
     gateway_factory, gguf_file: bytes, tmp_path: Path
 ) -> None:
     data_dir, models_dir = tmp_path / "data", tmp_path / "models"
     with FileServer({"resume.gguf": gguf_file}, bytes_per_second=300_000) as server:
-        async with (
-            gateway_factory(models_dir=models_dir, data_dir=data_dir, models=NO_PRELOAD) as gw,
-            grpc.aio.insecure_channel(f"127.0.0.1:{gw.port}") as channel,
-        ):
-            client = Client(gw, channel)
-            started = await client.download(Source(url=server.url_for("resume.gguf")))
-            await client.until_transferred(started.name, 300_000)
+        started = await stopped_mid_download(gateway_factory, tmp_path, server.url_for("resume.gguf"), 300_000)
         # The gateway stopped mid-transfer: partial data and the operation remain.
         partial = list((models_dir / ".staging").rglob("*.part"))
         assert len(partial) == 1 and 0 < partial[0].stat().st_size < len(gguf_file)
@@ -373,13 +401,7 @@ async def test_restart_mid_download_resumes_with_a_range_request(
 async def test_restart_with_the_source_gone_fails_cleanly(gateway_factory, gguf_file: bytes, tmp_path: Path) -> None:
     data_dir, models_dir = tmp_path / "data", tmp_path / "models"
     with FileServer({"gone.gguf": gguf_file}, bytes_per_second=300_000) as server:
-        async with (
-            gateway_factory(models_dir=models_dir, data_dir=data_dir, models=NO_PRELOAD) as gw,
-            grpc.aio.insecure_channel(f"127.0.0.1:{gw.port}") as channel,
-        ):
-            client = Client(gw, channel)
-            started = await client.download(Source(url=server.url_for("gone.gguf")))
-            await client.until_transferred(started.name, 100_000)
+        started = await stopped_mid_download(gateway_factory, tmp_path, server.url_for("gone.gguf"), 100_000)
         server.remove("gone.gguf")
         async with (
             gateway_factory(models_dir=models_dir, data_dir=data_dir, models=NO_PRELOAD) as gw,
@@ -432,3 +454,82 @@ async def test_another_source_under_a_taken_id_is_refused(client: Client, gguf_f
         await client.download(Source(url=server.url_for("x.gguf")), "tiny-chat")
     assert raised.value.code() == grpc.StatusCode.ALREADY_EXISTS
     assert "another source" in raised.value.details()
+
+
+BIG = 8 << 20  # bytes; at the throttle below, a transfer that would take 8 s
+
+
+@pytest.mark.parametrize("abort", ["budget", "cancel", "read timeout", "server error", "integrity"])
+async def test_aborted_downloads_close_their_connections(
+    gateway_factory, tmp_path: Path, abort: str, big_file: bytes
+) -> None:
+    """Whatever stops a transfer, the source sees its connections closed at once, not when Python collects them."""
+    served = ServedFile(big_file, content_length=abort != "budget")  # budget: a size learnt only on the way
+    sections = {"storage": {"budget_bytes": 2_000_000}} if abort == "budget" else {}
+    with FileServer({"big.bin": served}, bytes_per_second=1_000_000) as server:
+        faults = {
+            "read timeout": Fault(stall_after=0),
+            "server error": Fault(status=500),
+            "integrity": Fault(corrupt=True),
+        }
+        if abort in faults:
+            server.set_fault("big.bin", faults[abort])
+            server.bytes_per_second = None if abort == "integrity" else server.bytes_per_second
+        async with (
+            gateway_factory(
+                models_dir=tmp_path / "models",
+                models=NO_PRELOAD,
+                downloads={"read_timeout_s": 1.5},
+                **sections,
+            ) as gw,
+            grpc.aio.insecure_channel(f"127.0.0.1:{gw.port}") as channel,
+        ):
+            client = Client(gw, channel)
+            sha256 = hashlib.sha256(big_file).hexdigest() if abort == "integrity" else ""
+            started = await client.download(Source(url=server.url_for("big.bin")), sha256=sha256)
+            if abort == "cancel":
+                await client.until_transferred(started.name, 200_000)
+                await client.operations.CancelOperation(operations_pb2.CancelOperationRequest(name=started.name))
+            done = await client.wait(started.name)
+            assert done.HasField("error"), done
+            await wait_until(
+                lambda: server.open_client_connections() == 0, 3, f"connections closed after {done.error.message!r}"
+            )
+        assert server.requests and not server.errors
+
+
+async def test_progress_after_a_resume_counts_only_the_new_bytes(
+    gateway_factory, tmp_path: Path, big_file: bytes
+) -> None:
+    """Bytes already on disk are progress, not speed: a resumed download's rate and ETA are this run's."""
+    data_dir, models_dir = tmp_path / "data", tmp_path / "models"
+    throttle = 1_000_000
+    with FileServer({"resume.bin": big_file}, bytes_per_second=throttle) as server:
+        started = await stopped_mid_download(gateway_factory, tmp_path, server.url_for("resume.bin"), 3_000_000)
+        async with (
+            gateway_factory(models_dir=models_dir, data_dir=data_dir, models=NO_PRELOAD) as gw,
+            grpc.aio.insecure_channel(f"127.0.0.1:{gw.port}") as channel,
+        ):
+            client = Client(gw, channel)
+            readings = []
+            watch = client.watch.WatchOperation(operation_watch_service_pb2.WatchOperationRequest(name=started.name))
+            async for snapshot in watch:
+                metadata = Metadata()
+                snapshot.metadata.Unpack(metadata)
+                if metadata.bytes_per_second:
+                    readings.append(metadata)
+                if len(readings) == 3:
+                    break
+            watch.cancel()
+            await client.operations.CancelOperation(operations_pb2.CancelOperationRequest(name=started.name))
+    first = readings[0]
+    assert first.bytes_done >= 3_000_000
+    for reading in readings:
+        assert reading.bytes_per_second < 2 * throttle, readings
+        remaining_s = (reading.bytes_total - reading.bytes_done) / throttle
+        assert reading.eta.ToTimedelta().total_seconds() > remaining_s / 2, readings
+
+
+@pytest.fixture(scope="module")
+def big_file() -> bytes:
+    return os.urandom(BIG)

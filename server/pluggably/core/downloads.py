@@ -195,6 +195,11 @@ class _Progress:
         self._last_bytes = 0
         self._last_time = time.monotonic()
 
+    def count_existing(self, n: int) -> None:
+        """Bytes an earlier run left on disk (negative: dropped again): progress, but not this run's rate."""
+        self.bytes_done += n
+        self._last_bytes += n
+
     def sample_rate(self) -> None:
         now = time.monotonic()
         elapsed = now - self._last_time
@@ -388,7 +393,7 @@ class DownloadManager:
         for file in resolved.files:
             final = staging / file.path
             if await asyncio.to_thread(final.exists):  # verified before an interruption
-                progress.bytes_done += (await asyncio.to_thread(final.stat)).st_size
+                progress.count_existing((await asyncio.to_thread(final.stat)).st_size)
                 progress.files_done += 1
                 continue
             partial = staging / (file.path + PARTIAL_SUFFIX)
@@ -515,11 +520,11 @@ class _FileTransfer:
             while chunk := handle.read(1 << 20):
                 self._hash(chunk)
         self.offset = size
-        self._progress.bytes_done += size
+        self._progress.count_existing(size)
 
     def start_over(self) -> None:
         """The source ignored the range: drop the partial file and its counts."""
-        self._progress.bytes_done -= self.offset
+        self._progress.count_existing(-self.offset)
         self.offset = 0
         self._partial.unlink(missing_ok=True)
         self._reset_hashers()

@@ -23,7 +23,7 @@ from pluggably.core.errors import FailedPreconditionError, QuotaExceededError, Q
 from pluggably.core.model_management import STAGING_DIR, TRASH_PREFIX, ModelManager, is_inside
 from pluggably.core.models import ModelInfo, ModelState
 from pluggably.core.registry import utc_now
-from pluggably.core.units import decimal_bytes
+from pluggably.core.units import distinct_decimal_bytes
 
 log = logging.getLogger(__name__)
 
@@ -135,20 +135,26 @@ class StorageManager:
         if self._budget:
             used = self._used_bytes(excluding=key)
             if used + needed > self._budget:
+                used_text, needed_text, total_text, budget_text = distinct_decimal_bytes(
+                    used, needed, used + needed, self._budget
+                )
                 violations.append(
                     QuotaViolation(
                         "storage.budget_bytes",
-                        f"models use {decimal_bytes(used)} and the download needs {decimal_bytes(needed)}: "
-                        f"{decimal_bytes(used + needed)} is over the budget of {decimal_bytes(self._budget)}",
+                        f"models use {used_text} and the download needs {needed_text}: "
+                        f"{total_text} is over the budget of {budget_text}",
                     )
                 )
         free = self._free_disk()
         if free - needed < self._min_free:
+            needed_text, free_text, left_text, min_free_text = distinct_decimal_bytes(
+                needed, free, max(0, free - needed), self._min_free
+            )
             violations.append(
                 QuotaViolation(
                     "storage.min_free_bytes",
-                    f"the download needs {decimal_bytes(needed)} and the disk has {decimal_bytes(free)} free; "
-                    f"{decimal_bytes(self._min_free)} must stay free",
+                    f"the download needs {needed_text} and the disk has {free_text} free: "
+                    f"{left_text} would be left, under the {min_free_text} that must stay free",
                 )
             )
         return violations
