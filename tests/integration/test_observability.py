@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
 import logging
+import time
 
 import grpc
 import pytest
 
 from pluggably.logs import JsonFormatter
+from pluggably.rpc.interceptors import default_interceptors
 from pluggably.v1 import model_service_pb2, model_service_pb2_grpc, text_service_pb2, text_service_pb2_grpc
 
 SECRET_PROMPT = "my secret diary entry 4711"
@@ -71,3 +75,39 @@ async def test_data_req_003_operators_can_turn_prompt_logging_on(gateway_factory
     lines = json_lines(caplog)
     assert any(SECRET_PROMPT in json.dumps(line) for line in lines if line["message"] == "prompt")
     assert any(line.get("text") == response.text for line in lines if line["message"] == "output")
+
+
+class _EndlessText(text_service_pb2_grpc.TextServiceServicer):
+    async def StreamText(self, request, context):  # type: ignore[no-untyped-def]
+        while True:
+            yield text_service_pb2.StreamTextResponse(text="x")
+
+
+async def test_sys_nfr_005_abandoned_streams_are_logged_cancelled(caplog) -> None:
+    """A client that leaves mid-stream is CANCELLED in the access log, wherever its stream was when it left:
+    inside the servicer or between two messages (when grpc drops the stream without a CancelledError)."""
+    caplog.set_level(logging.INFO, logger="pluggably.access")
+    server = grpc.aio.server(interceptors=default_interceptors())
+    text_service_pb2_grpc.add_TextServiceServicer_to_server(_EndlessText(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    abandoned = 40
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = text_service_pb2_grpc.TextServiceStub(channel)
+            for _ in range(abandoned):
+                call = stub.StreamText(request())
+                for _ in range(3):
+                    await call.read()
+                call.cancel()
+            deadline = time.monotonic() + 10
+            while len(access_lines(caplog)) < abandoned and time.monotonic() < deadline:
+                gc.collect()  # a dropped stream is closed when it is collected
+                await asyncio.sleep(0.05)
+    finally:
+        await server.stop(0)
+    assert [line["status"] for line in access_lines(caplog)] == ["CANCELLED"] * abandoned
+
+
+def access_lines(caplog: pytest.LogCaptureFixture) -> list[dict]:
+    return [line for line in json_lines(caplog) if line["logger"] == "pluggably.access"]
