@@ -44,9 +44,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from bench.common import heading, load_average, machine_facts, median, stop_on_sigterm, table
-from pluggably.core.discovery import DiscoveryResult, discover_models
 from pluggably.core.models import ModelState
-from pluggably.core.registry import ModelRegistry
+from pluggably.core.models.discovery import DiscoveryResult, discover_models
+from pluggably.core.models.registry import ModelRegistry
 from pluggably.db.database import open_database
 from pluggably.db.stores import SqliteModelStore
 

@@ -233,7 +233,7 @@ class Fetches:
         """The gateway's transfer loop alone, in this process: `HttpFetcher.fetch` hashing as the gateway does."""
         import asyncio
 
-        from pluggably.core.downloads import RemoteFile
+        from pluggably.core.models.ports import RemoteFile
         from pluggably.sources.http import HttpFetcher
 
         target = self.copies / (FILE_NAME + ".part")

@@ -24,22 +24,22 @@ from pluggably.api.models import ModelServicer
 from pluggably.api.operations import OperationsServicer, OperationWatchServicer
 from pluggably.api.text import TextServicer
 from pluggably.api.unimplemented import unimplemented
-from pluggably.core.admission import AdmissionController
-from pluggably.core.catalog import ModelCatalog
-from pluggably.core.discovery import describe_model
-from pluggably.core.downloads import DOWNLOAD_KIND, DownloadManager
-from pluggably.core.in_use import ModelsInUse
-from pluggably.core.model_management import ModelManager
+from pluggably.core.generation.admission import AdmissionController
+from pluggably.core.generation.backends import TextGeneratorLoader
+from pluggably.core.generation.in_use import ModelsInUse
+from pluggably.core.generation.pool import TextGeneratorPool
+from pluggably.core.generation.router import Router
+from pluggably.core.generation.text_service import TextGenerationLimits, TextGenerationService
 from pluggably.core.models import Modality, Runtime, SourceKind
+from pluggably.core.models.catalog import ModelCatalog
+from pluggably.core.models.discovery import describe_model
+from pluggably.core.models.downloads import DOWNLOAD_KIND, DownloadManager
+from pluggably.core.models.management import ModelManager
+from pluggably.core.models.registry import ModelRegistry
+from pluggably.core.models.scanning import ModelScanner
+from pluggably.core.models.storage import StorageManager
 from pluggably.core.operations import Operations
-from pluggably.core.ports import TextGeneratorLoader
 from pluggably.core.redaction import Redactor
-from pluggably.core.registry import ModelRegistry
-from pluggably.core.router import Router
-from pluggably.core.runner_pool import TextGeneratorPool
-from pluggably.core.scanning import ModelScanner
-from pluggably.core.storage import StorageManager
-from pluggably.core.text_generation import TextGenerationLimits, TextGenerationService
 from pluggably.db.database import open_database
 from pluggably.db.stores import SqliteModelStore, SqliteOperationStore
 from pluggably.rpc.interceptors import default_interceptors

@@ -1,6 +1,6 @@
 """Builds a servable text-model folder: transformers weights plus an int8 ONNX export.
 
-The result is the layout discovery reads (`pluggably.core.discovery`):
+The result is the layout discovery reads (`pluggably.core.models.discovery`):
 
     <models_dir>/<id>/          config.json, model.safetensors, tokenizer files
     <models_dir>/<id>/onnx/     model.onnx (int8 when quantized) + config.json
@@ -25,8 +25,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from pluggably.core.discovery import MANIFEST_FILE, ONNX_SUBDIR
 from pluggably.core.models import ModelSource, SourceKind
+from pluggably.core.models.discovery import MANIFEST_FILE, ONNX_SUBDIR
 
 log = logging.getLogger(__name__)
 

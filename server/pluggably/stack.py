@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pluggably.app import SERVICE_NAMES, Gateway, start_gateway
+from pluggably.core.generation.backends import TextGeneratorLoader
 from pluggably.core.models import Runtime
-from pluggably.core.ports import TextGeneratorLoader
 from pluggably.devcert import ensure_dev_certificate
 from pluggably.edge.envoy_config import TlsFiles, render_envoy_config
 from pluggably.edge.envoy_process import EnvoyProcess

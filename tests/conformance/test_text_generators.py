@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from pluggably.app import text_loaders
-from pluggably.core.discovery import discover_models
+from pluggably.core.generation.backends import TextGenerator
+from pluggably.core.generation.text import ChatMessage, DecodingConfig
 from pluggably.core.models import ModelInfo, Runtime
-from pluggably.core.ports import TextGenerator
-from pluggably.core.text import ChatMessage, DecodingConfig
+from pluggably.core.models.discovery import discover_models
 from pluggably.settings import Settings
 from tests.support.tiny_models import CHAT_MODEL_ID, PLAIN_MODEL_CONTEXT, PLAIN_MODEL_ID
 

@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import pytest
 
-from pluggably.core.admission import AdmissionController
 from pluggably.core.errors import OverloadedError
+from pluggably.core.generation.admission import AdmissionController
 
 
 class Holder:

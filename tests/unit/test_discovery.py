@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pluggably.core.discovery import discover_models
 from pluggably.core.models import (
     LOCAL_PROVIDER,
     Modality,
@@ -17,6 +16,7 @@ from pluggably.core.models import (
     Runtime,
     SourceKind,
 )
+from pluggably.core.models.discovery import discover_models
 
 LLAMA_CONFIG = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "max_position_embeddings": 8192}
 GPT2_CONFIG = {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2", "n_positions": 1024}

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 from gguf import GGUFWriter
 
-from pluggably.core.discovery import discover_models, model_id_from_name
 from pluggably.core.models import Modality, ModelInfo, ModelSource, ModelState, Runtime, SourceKind
+from pluggably.core.models.discovery import discover_models, model_id_from_name
 
 LLAMA_CONFIG = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "max_position_embeddings": 8192}
 COMMIT_A = "a" * 40

@@ -15,15 +15,6 @@ import numpy as np
 import pytest
 from gguf import GGUFEndian, GGUFWriter
 
-from pluggably.core.discovery import (
-    IMAGE_OUTPUT_FORMATS,
-    MESH_OUTPUT_FORMATS,
-    discover_models,
-    gguf_file,
-    onnx_text_export,
-    pipeline_modality,
-)
-from pluggably.core.discovery.gguf_header import read_gguf_header
 from pluggably.core.models import (
     GpuRequirement,
     Modality,
@@ -32,6 +23,15 @@ from pluggably.core.models import (
     ModelState,
     Runtime,
 )
+from pluggably.core.models.discovery import (
+    IMAGE_OUTPUT_FORMATS,
+    MESH_OUTPUT_FORMATS,
+    discover_models,
+    gguf_file,
+    onnx_text_export,
+    pipeline_modality,
+)
+from pluggably.core.models.discovery.gguf_header import read_gguf_header
 
 LLAMA_CONFIG = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "max_position_embeddings": 8192}
 

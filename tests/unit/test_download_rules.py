@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pluggably.core.downloads import (
+from pluggably.core.errors import ValidationError
+from pluggably.core.models import ModelSource, SourceKind
+from pluggably.core.models.downloads import (
     DownloadRequest,
     check_relative_path,
     default_model_id,
@@ -12,8 +14,6 @@ from pluggably.core.downloads import (
     same_origin,
     validate_request,
 )
-from pluggably.core.errors import ValidationError
-from pluggably.core.models import ModelSource, SourceKind
 
 HUB = SourceKind.HUGGING_FACE
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from pluggably.core.errors import ValidationError
-from pluggably.core.model_filter import parse_model_filter
 from pluggably.core.models import Modality, ModelFormat, ModelState, Runtime
+from pluggably.core.models.filter import parse_model_filter
 from tests.unit.models_factory import model_info
 
 MODELS = [

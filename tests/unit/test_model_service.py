@@ -16,14 +16,14 @@ from pluggably.api.models import ModelServicer
 from pluggably.api.paging import decode_page_token as _decode_page_token
 from pluggably.api.paging import encode_page_token as _encode_page_token
 from pluggably.api.unimplemented import unimplemented
-from pluggably.core.discovery import describe_model
 from pluggably.core.errors import FeatureNotSupportedError, NotFoundError, ValidationError
-from pluggably.core.in_use import ModelsInUse
-from pluggably.core.model_management import ModelManager
+from pluggably.core.generation.in_use import ModelsInUse
+from pluggably.core.generation.pool import TextGeneratorPool
 from pluggably.core.models import ModelInfo, Runtime
-from pluggably.core.registry import ModelRegistry
-from pluggably.core.runner_pool import TextGeneratorPool
-from pluggably.core.scanning import ModelScanner
+from pluggably.core.models.discovery import describe_model
+from pluggably.core.models.management import ModelManager
+from pluggably.core.models.registry import ModelRegistry
+from pluggably.core.models.scanning import ModelScanner
 from pluggably.v1 import model_service_pb2, model_service_pb2_grpc
 from tests.unit.models_factory import model_info
 

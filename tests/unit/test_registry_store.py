@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from pluggably.core.discovery import DiscoveryResult
 from pluggably.core.errors import AlreadyExistsError, ValidationError
 from pluggably.core.models import ModelSource, ModelState, SourceKind
-from pluggably.core.registry import ModelRegistry
-from pluggably.core.serialization import model_from_json, model_to_json
+from pluggably.core.models.discovery import DiscoveryResult
+from pluggably.core.models.registry import ModelRegistry
+from pluggably.core.models.serialization import model_from_json, model_to_json
 from pluggably.db.database import MIGRATIONS, DatabaseError, open_database
 from pluggably.db.stores import SqliteModelStore, SqliteOperationStore
 from tests.unit.models_factory import model_info

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 
-from pluggably.core.catalog import ModelCatalog
 from pluggably.core.errors import (
     AlreadyExistsError,
     BackendUnavailableError,
@@ -17,9 +16,10 @@ from pluggably.core.errors import (
     NotFoundError,
     ValidationError,
 )
+from pluggably.core.generation.router import Router
+from pluggably.core.generation.text import ModelSelection
 from pluggably.core.models import Modality, ModelState, Runtime
-from pluggably.core.router import Router
-from pluggably.core.text import ModelSelection
+from pluggably.core.models.catalog import ModelCatalog
 from tests.unit.models_factory import model_info
 
 CHAT = model_info("chat-model", aliases=("chat", "default-chat"))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 
-from pluggably.core.stop_sequences import StopSequenceFilter
+from pluggably.core.generation.stop_sequences import StopSequenceFilter
 
 
 def run(stops: list[str], deltas: list[str]) -> tuple[list[str], bool]:

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from pluggably.core.errors import ValidationError
-from pluggably.core.text import MAX_STOP_SEQUENCES, ChatMessage, ModelSelection, SamplingParams, TextRequest
-from pluggably.core.text_validation import (
+from pluggably.core.generation.text import MAX_STOP_SEQUENCES, ChatMessage, ModelSelection, SamplingParams, TextRequest
+from pluggably.core.generation.text_validation import (
     MAX_SEED,
     MAX_STOP_SEQUENCE_CHARS,
     MAX_TEMPERATURE,

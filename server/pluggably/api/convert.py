@@ -8,11 +8,13 @@ from typing import Any
 from google.longrunning import operations_pb2
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
-from pluggably.core import downloads, operations, text
 from pluggably.core import models as domain
-from pluggably.core import storage as domain_storage
+from pluggably.core import operations
 from pluggably.core.errors import ValidationError
-from pluggably.core.serialization import model_from_json
+from pluggably.core.generation import text
+from pluggably.core.models import downloads
+from pluggably.core.models import storage as domain_storage
+from pluggably.core.models.serialization import model_from_json
 from pluggably.rpc.status import to_status
 from pluggably.v1 import common_pb2, model_service_pb2, text_service_pb2
 

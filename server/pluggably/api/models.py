@@ -12,11 +12,11 @@ from grpc import aio
 from pluggably.api import convert
 from pluggably.api.names import resource_name
 from pluggably.api.paging import decode_page_token, encode_page_token, page_size
-from pluggably.core.downloads import DownloadManager, DownloadRequest, default_model_id
 from pluggably.core.errors import ValidationError
-from pluggably.core.model_filter import parse_model_filter
-from pluggably.core.model_management import ModelManager
-from pluggably.core.storage import StorageManager
+from pluggably.core.models.downloads import DownloadManager, DownloadRequest, default_model_id
+from pluggably.core.models.filter import parse_model_filter
+from pluggably.core.models.management import ModelManager
+from pluggably.core.models.storage import StorageManager
 from pluggably.v1 import model_service_pb2, model_service_pb2_grpc
 
 UPDATABLE_FIELDS = ("display_name", "aliases", "pinned", "labels")

@@ -11,8 +11,8 @@ from grpc import aio
 
 from pluggably.api import convert
 from pluggably.core.errors import PluggablyError
-from pluggably.core.text import TextDelta, TextFinished, TextRequest, TextStarted
-from pluggably.core.text_generation import TextGenerationService
+from pluggably.core.generation.text import TextDelta, TextFinished, TextRequest, TextStarted
+from pluggably.core.generation.text_service import TextGenerationService
 from pluggably.logs import request_id_var
 from pluggably.rpc.interceptors import note_call_facts
 from pluggably.rpc.status import status_for_unexpected, to_status

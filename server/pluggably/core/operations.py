@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 from pluggably.core.errors import (
     FailedPreconditionError,
@@ -27,12 +27,21 @@ from pluggably.core.errors import (
     error_from_json,
     error_to_json,
 )
-from pluggably.core.ports import OperationStore
 from pluggably.core.redaction import Redactor
 
 log = logging.getLogger(__name__)
 
 Json = dict[str, Any]
+
+
+class OperationStore(Protocol):
+    """Where long-running operations are kept, as plain JSON records."""
+
+    def load_all(self) -> list[dict[str, Any]]: ...
+
+    def save(self, record: dict[str, Any]) -> None: ...
+
+    def delete(self, name: str) -> None: ...
 
 
 def utc_now() -> datetime.datetime:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the model registry and long-running operations. Entries are JSON
-    # documents (pluggably.core.serialization); columns hold what is queried.
+    # documents (pluggably.core.models.serialization); columns hold what is queried.
     """
     CREATE TABLE models (
         id TEXT PRIMARY KEY,

@@ -7,7 +7,7 @@ import sqlite3
 from typing import Any
 
 from pluggably.core.models import ModelInfo
-from pluggably.core.serialization import model_from_json, model_to_json
+from pluggably.core.models.serialization import model_from_json, model_to_json
 
 
 class SqliteModelStore:

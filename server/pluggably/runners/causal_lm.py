@@ -23,9 +23,9 @@ from transformers.generation.logits_process import (
 )
 
 from pluggably.core.errors import FeatureNotSupportedError
+from pluggably.core.generation.backends import GeneratedToken
+from pluggably.core.generation.text import ChatMessage, DecodingConfig
 from pluggably.core.models import Runtime
-from pluggably.core.ports import GeneratedToken
-from pluggably.core.text import ChatMessage, DecodingConfig
 from pluggably.runners.detokenizer import IncrementalDetokenizer
 
 

@@ -8,9 +8,9 @@ import onnxruntime
 from optimum.onnxruntime import ORTModelForCausalLM
 from transformers import AutoTokenizer
 
-from pluggably.core.discovery import onnx_text_export
+from pluggably.core.generation.backends import TextGeneratorLoader
 from pluggably.core.models import ModelInfo, Runtime
-from pluggably.core.ports import TextGeneratorLoader
+from pluggably.core.models.discovery import onnx_text_export
 from pluggably.runners.causal_lm import CausalLMTextGenerator
 
 CUDA_PROVIDER = "CUDAExecutionProvider"

@@ -7,8 +7,8 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from pluggably.core.generation.backends import TextGeneratorLoader
 from pluggably.core.models import ModelInfo, Runtime
-from pluggably.core.ports import TextGeneratorLoader
 from pluggably.runners.causal_lm import CausalLMTextGenerator
 
 

@@ -20,9 +20,9 @@ from urllib.parse import unquote, urlsplit
 import httpx
 import urllib3
 
-from pluggably.core.downloads import RemoteFile, ResolvedSource, RestartFromZero
 from pluggably.core.errors import BackendUnavailableError, NotFoundError, ValidationError
 from pluggably.core.models import ModelSource
+from pluggably.core.models.ports import RemoteFile, ResolvedSource, RestartFromZero
 from pluggably.core.redaction import Redactor
 from pluggably.sources.threaded import run_stoppable, write_pipelined
 

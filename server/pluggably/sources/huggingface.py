@@ -15,9 +15,9 @@ from huggingface_hub import HfApi, hf_hub_url
 from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 from huggingface_hub.utils import build_hf_headers, filter_repo_objects
 
-from pluggably.core.downloads import RemoteFile, ResolvedSource
 from pluggably.core.errors import NotFoundError, PermissionDeniedError, ValidationError
 from pluggably.core.models import ModelSource
+from pluggably.core.models.ports import RemoteFile, ResolvedSource
 from pluggably.core.redaction import Redactor
 from pluggably.sources.http import unavailable
 

@@ -7,9 +7,9 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from pluggably.core.downloads import RemoteFile, ResolvedSource
 from pluggably.core.errors import NotFoundError, ValidationError
 from pluggably.core.models import ModelSource
+from pluggably.core.models.ports import RemoteFile, ResolvedSource
 
 COPY_BLOCK_BYTES = 4 << 20
 

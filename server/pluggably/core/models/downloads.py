@@ -28,10 +28,8 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
-from typing import Any, Protocol
+from typing import Any
 
-from pluggably.core.catalog import MODEL_ID_PATTERN
-from pluggably.core.discovery import MANIFEST_FILE
 from pluggably.core.errors import (
     AlreadyExistsError,
     FieldViolation,
@@ -41,11 +39,21 @@ from pluggably.core.errors import (
     QuotaViolation,
     ValidationError,
 )
-from pluggably.core.model_management import STAGING_DIR, is_inside
 from pluggably.core.models import ModelCapabilities, ModelInfo, ModelSource, ModelState, SourceKind
+from pluggably.core.models.catalog import MODEL_ID_PATTERN
+from pluggably.core.models.discovery import MANIFEST_FILE
+from pluggably.core.models.management import STAGING_DIR, is_inside
+from pluggably.core.models.ports import (
+    DiskBudget,
+    FileFetcher,
+    RemoteFile,
+    ResolvedSource,
+    RestartFromZero,
+    SourceResolver,
+)
+from pluggably.core.models.registry import ModelRegistry
+from pluggably.core.models.serialization import model_to_json
 from pluggably.core.operations import Json, Operation, OperationHandle, Operations
-from pluggably.core.registry import ModelRegistry
-from pluggably.core.serialization import model_to_json
 
 log = logging.getLogger(__name__)
 
@@ -76,59 +84,6 @@ class DownloadRequest:
     @classmethod
     def from_json(cls, value: Json) -> DownloadRequest:
         return cls(ModelSource.from_json(value["source"]), value["model_id"], value.get("sha256", ""))
-
-
-@dataclass(frozen=True)
-class RemoteFile:
-    """One file of a source. `path` is relative, checked to stay inside the model folder."""
-
-    path: str
-    size: int | None = None
-    sha256: str = ""
-    git_sha1: str = ""  # a Hugging Face non-LFS file's blob id
-    url: str = ""
-    local_path: Path | None = None
-
-
-@dataclass(frozen=True)
-class ResolvedSource:
-    revision: str
-    files: tuple[RemoteFile, ...]
-
-    @property
-    def total_bytes(self) -> int | None:
-        sizes = [f.size for f in self.files]
-        return None if any(s is None for s in sizes) else sum(s for s in sizes if s is not None)
-
-
-class RestartFromZero(Exception):
-    """Raised by a fetcher whose source ignored the range asked for: the file starts over."""
-
-
-class SourceResolver(Protocol):
-    """Lists what a source holds (one per source kind: hub, URL, local path)."""
-
-    async def resolve(self, source: ModelSource) -> ResolvedSource: ...
-
-
-class FileFetcher(Protocol):
-    """Appends a file's bytes from `offset` to `partial`, calling `received` with each chunk."""
-
-    async def fetch(self, file: RemoteFile, partial: Path, offset: int, received: Callable[[bytes], None]) -> None: ...
-
-
-class DiskBudget(Protocol):
-    """Storage limits, per download (`key`: its staging folder's name)."""
-
-    def reserve(self, key: str, needed: int) -> None:
-        """Admits `needed` bytes or raises QuotaExceededError naming the sizes."""
-        ...
-
-    def allowance(self, key: str) -> int | None:
-        """Bytes a download of unknown size may still write, or None for no limit."""
-        ...
-
-    def release(self, key: str) -> None: ...
 
 
 def check_relative_path(path: str, field: str) -> str:

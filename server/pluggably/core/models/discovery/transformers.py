@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pluggably.core.discovery.entries import (
+from pluggably.core.models import HardwareRequirements, Modality, ModelCapabilities, ModelFormat, Runtime
+from pluggably.core.models.discovery.entries import (
     CONFIG_FILE,
     TEXT_OUTPUT_FORMATS,
     ModelFolderError,
@@ -23,8 +24,7 @@ from pluggably.core.discovery.entries import (
     _memory,
     _read_json,
 )
-from pluggably.core.discovery.gguf import GGUF_SUFFIX
-from pluggably.core.models import HardwareRequirements, Modality, ModelCapabilities, ModelFormat, Runtime
+from pluggably.core.models.discovery.gguf import GGUF_SUFFIX
 
 ONNX_SUBDIR = "onnx"
 CAUSAL_LM_SUFFIXES = ("ForCausalLM", "LMHeadModel")

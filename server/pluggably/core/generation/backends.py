@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
+from pluggably.core.generation.text import ChatMessage, DecodingConfig
 from pluggably.core.models import ModelInfo, Runtime
-from pluggably.core.text import ChatMessage, DecodingConfig
 
 
 @dataclass(frozen=True)
@@ -46,23 +46,3 @@ class TextGenerator(Protocol):
 
 # Loads a model for one runtime. Blocking; raises on failure.
 TextGeneratorLoader = Callable[[ModelInfo], TextGenerator]
-
-
-class ModelStore(Protocol):
-    """Where the registry keeps its entries (SQLite by default)."""
-
-    def load_all(self) -> list[ModelInfo]: ...
-
-    def save(self, model: ModelInfo) -> None: ...
-
-    def delete(self, model_id: str) -> None: ...
-
-
-class OperationStore(Protocol):
-    """Where long-running operations are kept, as plain JSON records."""
-
-    def load_all(self) -> list[dict[str, Any]]: ...
-
-    def save(self, record: dict[str, Any]) -> None: ...
-
-    def delete(self, name: str) -> None: ...

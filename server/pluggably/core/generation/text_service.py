@@ -16,15 +16,14 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
 from dataclasses import dataclass
 
-from pluggably.core.admission import AdmissionController
 from pluggably.core.errors import PluggablyError
-from pluggably.core.in_use import ModelsInUse
-from pluggably.core.models import Modality
-from pluggably.core.ports import GeneratedToken, TextGenerator
-from pluggably.core.router import Router
-from pluggably.core.runner_pool import TextGeneratorPool
-from pluggably.core.stop_sequences import StopSequenceFilter
-from pluggably.core.text import (
+from pluggably.core.generation.admission import AdmissionController
+from pluggably.core.generation.backends import GeneratedToken, TextGenerator
+from pluggably.core.generation.in_use import ModelsInUse
+from pluggably.core.generation.pool import TextGeneratorPool
+from pluggably.core.generation.router import Router
+from pluggably.core.generation.stop_sequences import StopSequenceFilter
+from pluggably.core.generation.text import (
     DecodingConfig,
     FinishReason,
     ServedBy,
@@ -36,11 +35,12 @@ from pluggably.core.text import (
     TextStarted,
     Usage,
 )
-from pluggably.core.text_validation import (
+from pluggably.core.generation.text_validation import (
     reject_provider_options,
     resolve_decoding,
     validate_text_request,
 )
+from pluggably.core.models import Modality
 
 log = logging.getLogger(__name__)
 

@@ -14,11 +14,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pluggably.core.catalog import MODEL_ID_PATTERN, ModelCatalog
-from pluggably.core.discovery import DiscoveryProblem, DiscoveryResult
 from pluggably.core.errors import AlreadyExistsError, ValidationError
 from pluggably.core.models import ModelInfo, ModelState
-from pluggably.core.ports import ModelStore
+from pluggably.core.models.catalog import MODEL_ID_PATTERN, ModelCatalog
+from pluggably.core.models.discovery import DiscoveryProblem, DiscoveryResult
+from pluggably.core.models.ports import ModelStore
 
 log = logging.getLogger(__name__)
 

@@ -17,12 +17,12 @@ from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
-from pluggably.core.catalog import MODEL_ID_PATTERN
-from pluggably.core.discovery.describe import _kind
-from pluggably.core.discovery.entries import _Description, _entry, _list, _manifest, _mtime, _Origin
-from pluggably.core.discovery.gguf import _GGUF_SPLIT, GGUF_SUFFIX, _describe_gguf
-from pluggably.core.discovery.hf_cache import HF_REPO_PREFIX, _cache_snapshot
 from pluggably.core.models import ModelInfo, ModelSource, ModelState, SourceKind
+from pluggably.core.models.catalog import MODEL_ID_PATTERN
+from pluggably.core.models.discovery.describe import _kind
+from pluggably.core.models.discovery.entries import _Description, _entry, _list, _manifest, _mtime, _Origin
+from pluggably.core.models.discovery.gguf import _GGUF_SPLIT, GGUF_SUFFIX, _describe_gguf
+from pluggably.core.models.discovery.hf_cache import HF_REPO_PREFIX, _cache_snapshot
 
 # The package's logger: the name is in every log record, and one name covers all of discovery.
 log = logging.getLogger(__package__)

@@ -11,7 +11,8 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from pluggably.core.discovery.entries import (
+from pluggably.core.models import HardwareRequirements, Modality, ModelCapabilities, ModelFormat
+from pluggably.core.models.discovery.entries import (
     TEXT_OUTPUT_FORMATS,
     ModelFolderError,
     UnsupportedModelError,
@@ -20,8 +21,7 @@ from pluggably.core.discovery.entries import (
     _Listing,
     _memory,
 )
-from pluggably.core.discovery.gguf_header import read_gguf_header
-from pluggably.core.models import HardwareRequirements, Modality, ModelCapabilities, ModelFormat
+from pluggably.core.models.discovery.gguf_header import read_gguf_header
 
 GGUF_SUFFIX = ".gguf"
 

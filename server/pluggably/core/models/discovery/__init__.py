@@ -50,8 +50,8 @@ and settles ids; `describe` picks a folder's layout; `transformers`,
 what they share: the folder listing and the catalog entry, READY or FAILED.
 """
 
-from pluggably.core.discovery.describe import describe_model, describe_text_model
-from pluggably.core.discovery.entries import (
+from pluggably.core.models.discovery.describe import describe_model, describe_text_model
+from pluggably.core.models.discovery.entries import (
     CONFIG_FILE,
     MANIFEST_FILE,
     RUNTIME_OVERHEAD,
@@ -59,9 +59,9 @@ from pluggably.core.discovery.entries import (
     ModelFolderError,
     UnsupportedModelError,
 )
-from pluggably.core.discovery.gguf import GGUF_ENCODER_ARCHITECTURES, GGUF_SUFFIX, gguf_file
-from pluggably.core.discovery.hf_cache import HF_REPO_PREFIX
-from pluggably.core.discovery.pipelines import (
+from pluggably.core.models.discovery.gguf import GGUF_ENCODER_ARCHITECTURES, GGUF_SUFFIX, gguf_file
+from pluggably.core.models.discovery.hf_cache import HF_REPO_PREFIX
+from pluggably.core.models.discovery.pipelines import (
     IMAGE_OUTPUT_FORMATS,
     IMAGE_PIPELINE_PREFIXES,
     MESH_OUTPUT_FORMATS,
@@ -69,8 +69,8 @@ from pluggably.core.discovery.pipelines import (
     PIPELINE_INDEX_FILE,
     pipeline_modality,
 )
-from pluggably.core.discovery.scan import DiscoveryProblem, DiscoveryResult, discover_models, model_id_from_name
-from pluggably.core.discovery.transformers import CAUSAL_LM_SUFFIXES, ONNX_SUBDIR, onnx_text_export
+from pluggably.core.models.discovery.scan import DiscoveryProblem, DiscoveryResult, discover_models, model_id_from_name
+from pluggably.core.models.discovery.transformers import CAUSAL_LM_SUFFIXES, ONNX_SUBDIR, onnx_text_export
 
 __all__ = [
     "CAUSAL_LM_SUFFIXES",

@@ -15,13 +15,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from pluggably.core.catalog import ModelCatalog
 from pluggably.core.errors import FailedPreconditionError, ValidationError
-from pluggably.core.in_use import ModelsInUse
+from pluggably.core.generation.in_use import ModelsInUse
+from pluggably.core.generation.pool import TextGeneratorPool
 from pluggably.core.models import ModelInfo, ModelSource, ModelState, SourceKind
-from pluggably.core.registry import DiscoverySummary, ModelRegistry
-from pluggably.core.runner_pool import TextGeneratorPool
-from pluggably.core.scanning import ModelScanner
+from pluggably.core.models.catalog import ModelCatalog
+from pluggably.core.models.registry import DiscoverySummary, ModelRegistry
+from pluggably.core.models.scanning import ModelScanner
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 
 from pluggably.core.errors import FieldViolation, ValidationError
-from pluggably.core.text import CHAT_ROLES, MAX_STOP_SEQUENCES, DecodingConfig, TextRequest
+from pluggably.core.generation.text import CHAT_ROLES, MAX_STOP_SEQUENCES, DecodingConfig, TextRequest
 
 MAX_TEMPERATURE = 2.0
 MAX_STOP_SEQUENCE_CHARS = 256

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pluggably.core.errors import FailedPreconditionError, QuotaExceededError, QuotaViolation
-from pluggably.core.model_management import STAGING_DIR, TRASH_PREFIX, ModelManager, is_inside
 from pluggably.core.models import ModelInfo, ModelState
-from pluggably.core.registry import utc_now
+from pluggably.core.models.management import STAGING_DIR, TRASH_PREFIX, ModelManager, is_inside
+from pluggably.core.models.registry import utc_now
 from pluggably.core.units import distinct_decimal_bytes
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,9 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from pluggably.core.catalog import MODEL_ID_PATTERN
-from pluggably.core.discovery.entries import (
+from pluggably.core.models import Modality, ModelInfo, ModelState
+from pluggably.core.models.catalog import MODEL_ID_PATTERN
+from pluggably.core.models.discovery.entries import (
     CONFIG_FILE,
     _Description,
     _entry,
@@ -22,10 +23,9 @@ from pluggably.core.discovery.entries import (
     _Origin,
     _tree_size,
 )
-from pluggably.core.discovery.gguf import GGUF_SUFFIX, _describe_gguf, _describe_gguf_folder
-from pluggably.core.discovery.pipelines import PIPELINE_INDEX_FILE, _describe_pipeline
-from pluggably.core.discovery.transformers import _describe_transformers, _onnx_export, _text_weights
-from pluggably.core.models import Modality, ModelInfo, ModelState
+from pluggably.core.models.discovery.gguf import GGUF_SUFFIX, _describe_gguf, _describe_gguf_folder
+from pluggably.core.models.discovery.pipelines import PIPELINE_INDEX_FILE, _describe_pipeline
+from pluggably.core.models.discovery.transformers import _describe_transformers, _onnx_export, _text_weights
 
 
 def _kind(listing: _Listing) -> Callable[[_Listing], _Description] | None:

@@ -6,8 +6,8 @@ import asyncio
 import logging
 from pathlib import Path
 
-from pluggably.core.discovery import discover_models
-from pluggably.core.registry import DiscoverySummary, ModelRegistry
+from pluggably.core.models.discovery import discover_models
+from pluggably.core.models.registry import DiscoverySummary, ModelRegistry
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from pluggably.core.discovery.entries import (
+from pluggably.core.models import (
+    GpuRequirement,
+    HardwareRequirements,
+    Modality,
+    ModelCapabilities,
+    ModelFormat,
+    Runtime,
+)
+from pluggably.core.models.discovery.entries import (
     CONFIG_FILE,
     ModelFolderError,
     UnsupportedModelError,
@@ -20,14 +28,6 @@ from pluggably.core.discovery.entries import (
     _Listing,
     _memory,
     _read_json,
-)
-from pluggably.core.models import (
-    GpuRequirement,
-    HardwareRequirements,
-    Modality,
-    ModelCapabilities,
-    ModelFormat,
-    Runtime,
 )
 
 PIPELINE_INDEX_FILE = "model_index.json"

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from pluggably.core.catalog import ModelCatalog
 from pluggably.core.errors import (
     BackendUnavailableError,
     FailedPreconditionError,
     FeatureNotSupportedError,
     ValidationError,
 )
+from pluggably.core.generation.text import ModelSelection
 from pluggably.core.models import LOCAL_PROVIDER, Modality, ModelInfo, ModelState, Runtime
-from pluggably.core.text import ModelSelection
+from pluggably.core.models.catalog import ModelCatalog
 
 
 @dataclass(frozen=True)

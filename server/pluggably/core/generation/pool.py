@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from pluggably.core.errors import BackendUnavailableError
+from pluggably.core.generation.backends import TextGenerator, TextGeneratorLoader
 from pluggably.core.models import ModelInfo, Runtime
-from pluggably.core.ports import TextGenerator, TextGeneratorLoader
 
 log = logging.getLogger(__name__)
 
