@@ -1,7 +1,7 @@
 """The composition root: builds every component from the settings and wires them.
 
-This is the only place that knows which runners exist (the explicit registry
-`text_loaders`) and which servicers are mounted.
+This is the only place that knows which backends exist (the explicit
+registry `local_backends`) and which servicers are mounted.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import asyncio
 import logging
 import signal
 import sqlite3
-from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import httpx
@@ -25,12 +25,12 @@ from pluggably.api.operations import OperationsServicer, OperationWatchServicer
 from pluggably.api.text import TextServicer
 from pluggably.api.unimplemented import unimplemented
 from pluggably.core.generation.admission import AdmissionController
-from pluggably.core.generation.backends import TextGeneratorLoader
-from pluggably.core.generation.in_use import ModelsInUse
-from pluggably.core.generation.pool import TextGeneratorPool
+from pluggably.core.generation.backends import BackendRegistry
+from pluggably.core.generation.common import ModelSelection
+from pluggably.core.generation.pool import ModelPool
 from pluggably.core.generation.router import Router
 from pluggably.core.generation.text_service import TextGenerationLimits, TextGenerationService
-from pluggably.core.models import Modality, Runtime, SourceKind
+from pluggably.core.models import LOCAL_PROVIDER, Modality, Runtime, SourceKind
 from pluggably.core.models.catalog import ModelCatalog
 from pluggably.core.models.discovery import describe_model
 from pluggably.core.models.downloads import DOWNLOAD_KIND, DownloadManager
@@ -83,16 +83,24 @@ _NO_STORE_YET = "the artifact store is not built yet"
 _NO_SCHEMA_YET = "the parameter schema service is not built yet"
 
 
-def text_loaders(settings: Settings) -> dict[Runtime, TextGeneratorLoader]:
-    """The explicit registry of local text runtimes. Imports are deferred: they take seconds."""
+def local_backends(settings: Settings, executor: ThreadPoolExecutor) -> BackendRegistry:
+    """The explicit registry of local backends: (provider, runtime, modality) -> factory.
+
+    Runner imports happen here, not at module import: they take seconds. Every
+    local backend runs its blocking work on `executor`, whose threads are the
+    generation slots.
+    """
+    from pluggably.runners.local_text import local_text_factory
     from pluggably.runners.onnx_text import make_onnx_text_loader
     from pluggably.runners.torch_text import make_torch_text_loader
 
     device, threads = settings.generation.device, settings.generation.threads
-    return {
-        Runtime.ONNX: make_onnx_text_loader(device, threads),
-        Runtime.TORCH: make_torch_text_loader(device, threads),
-    }
+    registry = BackendRegistry()
+    for runtime, make_loader in ((Runtime.ONNX, make_onnx_text_loader), (Runtime.TORCH, make_torch_text_loader)):
+        registry.register(
+            LOCAL_PROVIDER, runtime, Modality.TEXT, local_text_factory(make_loader(device, threads), executor)
+        )
+    return registry
 
 
 @dataclass
@@ -107,7 +115,10 @@ class Gateway:
     registry: ModelRegistry
     scanner: ModelScanner
     router: Router
-    pool: TextGeneratorPool
+    backends: BackendRegistry
+    pool: ModelPool
+    admission: AdmissionController
+    executor: ThreadPoolExecutor
     text: TextGenerationService
     operations: Operations
     downloads: DownloadManager
@@ -131,11 +142,12 @@ class Gateway:
             if model is None:
                 log.warning("preload model not found", extra={"model": reference})
                 continue
-            runtime = next((r for r in model.runtimes if r in self.pool.runtimes), None)
-            if runtime is None:
+            if model.modality is None:
                 continue
             try:
-                await self.pool.get(model, runtime)
+                route = self.router.route(ModelSelection(id=model.id), model.modality)
+                async with self.pool.lease(route):
+                    pass
             except Exception:
                 log.exception("preload failed", extra={"model": reference})
         await self.set_serving(True)
@@ -150,7 +162,7 @@ class Gateway:
         await asyncio.gather(*self.background, return_exceptions=True)
         await self.operations.close()  # running downloads stay resumable
         await self.http.aclose()
-        self.text.close()
+        self.executor.shutdown(wait=False, cancel_futures=True)
         self.pool.close()
         self.database.close()
 
@@ -200,23 +212,23 @@ def _downloads(
     return http, downloads, storage
 
 
-async def start_gateway(settings: Settings, loaders: Mapping[Runtime, TextGeneratorLoader] | None = None) -> Gateway:
+async def start_gateway(settings: Settings, backends: BackendRegistry | None = None) -> Gateway:
     """Builds and starts the server, NOT_SERVING until `preload()` finishes."""
     database = open_database(settings.database_file)
     registry = ModelRegistry(SqliteModelStore(database))
     scanner = ModelScanner(registry, settings.models_dir, settings.models.hf_cache_dir)
     await scanner.scan()
-    in_use = ModelsInUse()
-    pool = TextGeneratorPool(text_loaders(settings) if loaders is None else loaders)
-    router = Router(registry.catalog, {Modality.TEXT: settings.models.default_text_model}, pool.runtimes)
     generation = settings.generation
+    executor = ThreadPoolExecutor(max_workers=generation.max_concurrency, thread_name_prefix="generate")
+    backends = local_backends(settings, executor) if backends is None else backends
+    pool = ModelPool(generation.memory_budget_bytes)
+    router = Router(registry.catalog, {Modality.TEXT: settings.models.default_text_model}, backends)
+    admission = AdmissionController(generation.max_concurrency, generation.max_queue, generation.queue_timeout_s)
     text = TextGenerationService(
         router,
         pool,
-        AdmissionController(generation.max_concurrency, generation.max_queue, generation.queue_timeout_s),
+        admission,
         TextGenerationLimits(default_max_output_tokens=generation.default_max_output_tokens),
-        max_concurrency=generation.max_concurrency,
-        in_use=in_use,
         record_use=registry.record_use,
     )
 
@@ -224,7 +236,7 @@ async def start_gateway(settings: Settings, loaders: Mapping[Runtime, TextGenera
     operations = Operations(
         SqliteOperationStore(database), save_interval_s=settings.downloads.progress_interval_s, redact=redactor
     )
-    model_manager = ModelManager(registry, scanner, pool, in_use, settings.models_dir, describe_model)
+    model_manager = ModelManager(registry, scanner, pool, settings.models_dir, describe_model)
     http, downloads, storage = _downloads(settings, registry, operations, model_manager, redactor)
 
     server = aio.server(interceptors=default_interceptors(redactor))
@@ -267,7 +279,10 @@ async def start_gateway(settings: Settings, loaders: Mapping[Runtime, TextGenera
         registry=registry,
         scanner=scanner,
         router=router,
+        backends=backends,
         pool=pool,
+        admission=admission,
+        executor=executor,
         text=text,
         operations=operations,
         downloads=downloads,

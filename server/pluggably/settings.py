@@ -67,6 +67,9 @@ class GenerationSettings(_Section):
     threads: int = Field(default=0, ge=0)
     # `cpu`, `cuda`, or `auto` (CUDA when a GPU and the CUDA builds are present).
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    # Memory that loaded models may take together (as estimated from their weights); loading one more
+    # unloads the least recently used idle ones first. 0: no budget. Accepts units: `8GB`.
+    memory_budget_bytes: ByteSize = ByteSize(0)
 
 
 class ModelsSettings(_Section):

@@ -7,13 +7,11 @@ the same thing.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from pluggably.app import SERVICE_NAMES, Gateway, start_gateway
-from pluggably.core.generation.backends import TextGeneratorLoader
-from pluggably.core.models import Runtime
+from pluggably.core.generation.backends import BackendRegistry
 from pluggably.devcert import ensure_dev_certificate
 from pluggably.edge.envoy_config import TlsFiles, render_envoy_config
 from pluggably.edge.envoy_process import EnvoyProcess
@@ -48,12 +46,12 @@ class Stack:
 
 async def start_stack(
     settings: Settings,
-    loaders: Mapping[Runtime, TextGeneratorLoader] | None = None,
+    backends: BackendRegistry | None = None,
     envoy_log: Path | None = None,
 ) -> Stack:
     """Starts the server, then Envoy pointed at it. Call `gateway.preload()` to go SERVING."""
     config_file = settings.data_dir / "envoy" / "envoy.yaml"
-    gateway = await start_gateway(settings, loaders)
+    gateway = await start_gateway(settings, backends)
     try:
         config_file.parent.mkdir(parents=True, exist_ok=True)
         config_file.write_text(envoy_config(settings, grpc_port=gateway.port))

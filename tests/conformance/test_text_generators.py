@@ -1,4 +1,6 @@
-"""The contract every local text runtime meets (the `TextGenerator` protocol), run on each.
+"""The contract every local text runtime's token generator meets (`TokenGenerator`), run on each.
+
+The request-level contract of the backends built on them is in test_backends.py.
 
 SYS-REQ-003 (local runners), SYS-NFR-004 (a runtime plugs in behind one interface).
 """
@@ -10,15 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from pluggably.app import text_loaders
-from pluggably.core.generation.backends import TextGenerator
-from pluggably.core.generation.text import ChatMessage, DecodingConfig
+from pluggably.core.generation.text import ChatMessage
 from pluggably.core.models import ModelInfo, Runtime
 from pluggably.core.models.discovery import discover_models
-from pluggably.settings import Settings
+from pluggably.runners.local_text import DecodingConfig, TokenGenerator
+from pluggably.runners.onnx_text import make_onnx_text_loader
+from pluggably.runners.torch_text import make_torch_text_loader
 from tests.support.tiny_models import CHAT_MODEL_ID, PLAIN_MODEL_CONTEXT, PLAIN_MODEL_ID
 
-RUNTIMES = sorted(text_loaders(Settings()), key=lambda r: r.value)
+LOADERS = {Runtime.ONNX: make_onnx_text_loader("cpu", 0), Runtime.TORCH: make_torch_text_loader("cpu", 0)}
+RUNTIMES = sorted(LOADERS, key=lambda r: r.value)
 GREEDY = DecodingConfig(max_new_tokens=16, temperature=0.0, top_p=1.0, top_k=0, seed=0)
 
 
@@ -37,16 +40,16 @@ def runtime(request: pytest.FixtureRequest) -> Runtime:
 
 
 @pytest.fixture(scope="module")
-def chat_generator(tiny_models, runtime) -> TextGenerator:
-    return text_loaders(Settings())[runtime](tiny_models[CHAT_MODEL_ID])
+def chat_generator(tiny_models, runtime) -> TokenGenerator:
+    return LOADERS[runtime](tiny_models[CHAT_MODEL_ID])
 
 
 @pytest.fixture(scope="module")
-def plain_generator(tiny_models, runtime) -> TextGenerator:
-    return text_loaders(Settings())[runtime](tiny_models[PLAIN_MODEL_ID])
+def plain_generator(tiny_models, runtime) -> TokenGenerator:
+    return LOADERS[runtime](tiny_models[PLAIN_MODEL_ID])
 
 
-def take(generator: TextGenerator, ids: list[int], config: DecodingConfig, count: int) -> list[str]:
+def take(generator: TokenGenerator, ids: list[int], config: DecodingConfig, count: int) -> list[str]:
     return [token.text for token in itertools.islice(generator.generate(ids, config), count)]
 
 

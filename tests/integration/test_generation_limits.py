@@ -53,9 +53,9 @@ async def test_cancelling_a_stream_stops_generation_between_tokens(
             received += bool(message.text)
             if received == 5:
                 break
-        assert gateway.text._admission.active == 1, "generation should still be running"
+        assert gateway.admission.active == 1, "generation should still be running"
         call.cancel()
-        await wait_until(lambda: gateway.text._admission.active == 0, timeout_s=2.0)
+        await wait_until(lambda: gateway.admission.active == 0, timeout_s=2.0)
         (record,) = finished_generations(caplog)
         assert record.finish_reason == "cancelled"
         assert 5 <= record.output_tokens < LONG
@@ -74,7 +74,7 @@ async def test_deadline_stops_generation_and_frees_the_slot(gateway_factory, cap
         with pytest.raises(grpc.aio.AioRpcError) as raised:
             await stub.GenerateText(chat(LONG), timeout=0.5)
         assert raised.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-        await wait_until(lambda: gateway.text._admission.active == 0, timeout_s=2.0)
+        await wait_until(lambda: gateway.admission.active == 0, timeout_s=2.0)
         (record,) = finished_generations(caplog)
         assert record.finish_reason == "cancelled" and record.output_tokens < LONG
 
@@ -88,7 +88,7 @@ async def test_sys_nfr_003_overload_gives_resource_exhausted_with_retry_guidance
         running = stub.StreamText(chat(LONG))
         await running.read()  # holds the one slot
         queued = asyncio.ensure_future(stub.GenerateText(chat(2)))
-        await wait_until(lambda: gateway.text._admission.waiting == 1)
+        await wait_until(lambda: gateway.admission.waiting == 1)
         with pytest.raises(grpc.aio.AioRpcError) as raised:
             await stub.GenerateText(chat(2))
         assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
@@ -113,7 +113,7 @@ async def test_sys_nfr_003_queue_wait_is_bounded_in_time(gateway_factory) -> Non
             await stub.GenerateText(chat(2))
         assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         assert time.monotonic() - started >= 0.3
-        assert gateway.text._admission.waiting == 0
+        assert gateway.admission.waiting == 0
         running.cancel()
 
 
@@ -143,8 +143,8 @@ async def test_drain_cancels_streams_that_outlast_the_grace_period(gateway_facto
         assert time.monotonic() - started < 3
         with pytest.raises(grpc.aio.AioRpcError):
             await read_all(call)
-        assert gateway.text._admission.active == 0
+        assert gateway.admission.active == 0
 
 
 async def test_gateway_fixture_is_shared_and_serving(gateway: Gateway) -> None:
-    assert gateway.text._admission.active == 0
+    assert gateway.admission.active == 0

@@ -113,7 +113,7 @@ async def test_sys_nfr_007_over_budget_evicts_least_recently_used_never_pinned_o
         planned = await models.CleanupStorage(cleanup(dry_run=True))
         assert [i.model for i in planned.items if i.model] == []
         stream.cancel()
-        await wait_until(lambda: not gw.text._admission.active, what="the cancelled stream to stop")
+        await wait_until(lambda: not gw.admission.active, what="the cancelled stream to stop")
 
         done = await models.CleanupStorage(cleanup(dry_run=False))
         assert [i.model for i in done.items if i.model] == [f"models/{CHAT_MODEL_ID}"]

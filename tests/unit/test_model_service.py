@@ -17,8 +17,7 @@ from pluggably.api.paging import decode_page_token as _decode_page_token
 from pluggably.api.paging import encode_page_token as _encode_page_token
 from pluggably.api.unimplemented import unimplemented
 from pluggably.core.errors import FeatureNotSupportedError, NotFoundError, ValidationError
-from pluggably.core.generation.in_use import ModelsInUse
-from pluggably.core.generation.pool import TextGeneratorPool
+from pluggably.core.generation.pool import ModelPool
 from pluggably.core.models import ModelInfo, Runtime
 from pluggably.core.models.discovery import describe_model
 from pluggably.core.models.management import ModelManager
@@ -87,9 +86,7 @@ def catalog(count: int) -> ModelManager:
     ]
     registry = ModelRegistry(ListStore(models))
     models_dir = Path("/nonexistent/models")
-    return ModelManager(
-        registry, ModelScanner(registry, models_dir), TextGeneratorPool({}), ModelsInUse(), models_dir, describe_model
-    )
+    return ModelManager(registry, ModelScanner(registry, models_dir), ModelPool(), models_dir, describe_model)
 
 
 def servicer_of(manager: ModelManager) -> ModelServicer:

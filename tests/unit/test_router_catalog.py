@@ -13,12 +13,14 @@ from pluggably.core.errors import (
     BackendUnavailableError,
     FailedPreconditionError,
     FeatureNotSupportedError,
+    NoModelForModalityError,
     NotFoundError,
     ValidationError,
 )
-from pluggably.core.generation.router import Router
-from pluggably.core.generation.text import ModelSelection
-from pluggably.core.models import Modality, ModelState, Runtime
+from pluggably.core.generation.backends import BackendFactory, BackendRegistry, TextDescription
+from pluggably.core.generation.common import ModelSelection
+from pluggably.core.generation.router import INSTALL_HINTS, Router
+from pluggably.core.models import Modality, ModelInfo, ModelState, Runtime
 from pluggably.core.models.catalog import ModelCatalog
 from tests.unit.models_factory import model_info
 
@@ -35,10 +37,20 @@ def catalog() -> ModelCatalog:
     return ModelCatalog([CHAT, ONNX_ONLY, TORCH_FIRST, IMAGE, DOWNLOADING, MISSING, FAILED])
 
 
-def router(
-    runtimes: tuple[Runtime, ...] = (Runtime.ONNX, Runtime.TORCH), default: str = "chat-model", **kwargs: object
-) -> Router:
-    return Router(catalog(), {Modality.TEXT: default}, runtimes, **kwargs)  # type: ignore[arg-type]
+def unused_load(model: ModelInfo) -> object:
+    raise AssertionError("routing never loads a model")
+
+
+def backends(runtimes: tuple[Runtime, ...], provider: str = "local") -> BackendRegistry:
+    registry = BackendRegistry()
+    for runtime in runtimes:
+        factory = BackendFactory(unused_load, lambda m: TextDescription(m.capabilities.context_length, True))
+        registry.register(provider, runtime, Modality.TEXT, factory)
+    return registry
+
+
+def router(runtimes: tuple[Runtime, ...] = (Runtime.ONNX, Runtime.TORCH), default: str = "chat-model") -> Router:
+    return Router(catalog(), {Modality.TEXT: default}, backends(runtimes))
 
 
 def select(model_id: str = "", provider: str = "", runtime: Runtime | None = None) -> ModelSelection:
@@ -134,11 +146,26 @@ def test_unknown_model_is_a_validation_error_listing_available_models_SYS_REQ_01
     assert "image-model" not in violation.description  # only models of the asked modality
 
 
-def test_no_model_and_no_default_is_the_operators_problem_not_a_bad_request_SYS_REQ_011() -> None:
-    for defaults in ({}, {Modality.TEXT: "not-installed"}):
-        with pytest.raises(FailedPreconditionError) as caught:
-            Router(catalog(), defaults, (Runtime.ONNX,)).route(select(), Modality.TEXT)
-        assert "chat-model" in caught.value.message  # says what could be named instead
+def test_a_default_that_is_not_installed_is_the_operators_problem_not_a_bad_request_SYS_REQ_011() -> None:
+    with pytest.raises(FailedPreconditionError) as caught:
+        Router(catalog(), {Modality.TEXT: "not-installed"}, backends((Runtime.ONNX,))).route(select(), Modality.TEXT)
+    assert "chat-model" in caught.value.message  # says what could be named instead
+
+
+def test_without_a_configured_default_the_first_servable_model_serves_SYS_REQ_005() -> None:
+    route = Router(catalog(), {}, backends((Runtime.TORCH,))).route(select(), Modality.TEXT)
+    assert route.model is CHAT and route.runtime is Runtime.TORCH
+
+
+@pytest.mark.parametrize("modality", [Modality.IMAGE, Modality.MESH])
+def test_no_model_of_the_modality_names_the_command_that_installs_one(modality: Modality) -> None:
+    """Issue 4: a request for a modality with no installed model is FAILED_PRECONDITION NO_MODEL_FOR_MODALITY."""
+    with pytest.raises(NoModelForModalityError) as caught:
+        Router(ModelCatalog([CHAT]), {}, backends((Runtime.ONNX,))).route(select(), modality)
+    assert caught.value.reason == "NO_MODEL_FOR_MODALITY"
+    assert isinstance(caught.value, FailedPreconditionError)
+    assert INSTALL_HINTS[modality].split(" (")[0] in caught.value.message
+    assert "pluggably models pull" in caught.value.message
 
 
 def test_unknown_provider_is_a_validation_error_on_model_provider_SYS_REQ_005() -> None:
@@ -149,9 +176,19 @@ def test_unknown_provider_is_a_validation_error_on_model_provider_SYS_REQ_005() 
     assert "acme" in violation.description and "local" in violation.description
 
 
-def test_configured_provider_is_accepted_SYS_REQ_005() -> None:
-    route = router(providers=("local", "acme")).route(select("chat-model", provider="acme"), Modality.TEXT)
-    assert route.provider == "acme"
+def test_the_provider_asked_for_must_be_the_models_SYS_REQ_005() -> None:
+    """A request is never served by a provider other than the one it names."""
+    registry = backends((Runtime.ONNX,))
+    registry.register("acme", Runtime.REMOTE, Modality.TEXT, BackendFactory(unused_load, unused_load))
+    remote = model_info("acme-chat", provider="acme", runtimes=(Runtime.REMOTE,))
+    routes = Router(ModelCatalog([CHAT, remote]), {}, registry)
+    assert routes.route(select("acme-chat", provider="acme"), Modality.TEXT).provider == "acme"
+    assert routes.route(select("acme-chat"), Modality.TEXT).runtime is Runtime.REMOTE
+    with pytest.raises(ValidationError) as caught:
+        routes.route(select("chat-model", provider="acme"), Modality.TEXT)
+    (violation,) = caught.value.violations
+    assert violation.field == "model.provider"
+    assert "'local'" in violation.description and "'acme'" in violation.description
 
 
 def test_model_of_another_modality_is_not_supported_SYS_REQ_011() -> None:

@@ -2,26 +2,36 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 
 from pluggably.core.errors import ValidationError
-from pluggably.core.generation.text import MAX_STOP_SEQUENCES, ChatMessage, ModelSelection, SamplingParams, TextRequest
+from pluggably.core.generation.common import MAX_SEED, ModelSelection
+from pluggably.core.generation.text import MAX_STOP_SEQUENCES, ChatMessage, SamplingParams, TextRequest
 from pluggably.core.generation.text_validation import (
-    MAX_SEED,
     MAX_STOP_SEQUENCE_CHARS,
     MAX_TEMPERATURE,
     reject_provider_options,
-    resolve_decoding,
     validate_text_request,
 )
+from pluggably.runners.local_text import resolve_decoding as resolve_for_context
 
 USER = ChatMessage("user", "hi")
 
 
 def request(*messages: ChatMessage, prompt: str = "", **params: Any) -> TextRequest:
     return TextRequest(ModelSelection(), messages=messages, prompt=prompt, params=SamplingParams(**params))
+
+
+def resolve_decoding(req: TextRequest, input_tokens: int, context_length: int, default_max_output_tokens: int):  # type: ignore[no-untyped-def]
+    """The local backend's resolution, after the service filled in the gateway's default output budget."""
+    if req.params.max_output_tokens is None:
+        req = dataclasses.replace(
+            req, params=dataclasses.replace(req.params, max_output_tokens=default_max_output_tokens)
+        )
+    return resolve_for_context(req, input_tokens, context_length)
 
 
 def violations(req: TextRequest) -> dict[str, str]:

@@ -11,7 +11,7 @@ from google.protobuf import json_format, struct_pb2, timestamp_pb2
 from pluggably.core import models as domain
 from pluggably.core import operations
 from pluggably.core.errors import ValidationError
-from pluggably.core.generation import text
+from pluggably.core.generation import common, text
 from pluggably.core.models import downloads
 from pluggably.core.models import storage as domain_storage
 from pluggably.core.models.serialization import model_from_json
@@ -67,10 +67,10 @@ def struct_to_dict(value: struct_pb2.Struct) -> dict[str, Any]:
     return json_format.MessageToDict(value)
 
 
-def model_selection(message: common_pb2.ModelSelection) -> text.ModelSelection:
+def model_selection(message: common_pb2.ModelSelection) -> common.ModelSelection:
     if message.runtime not in RUNTIME_FROM_PROTO and message.runtime != common_pb2.RUNTIME_UNSPECIFIED:
         raise ValidationError.single("model.runtime", f"unknown runtime value {message.runtime}")
-    return text.ModelSelection(
+    return common.ModelSelection(
         id=message.id,
         provider=message.provider,
         runtime=RUNTIME_FROM_PROTO.get(message.runtime),
@@ -97,7 +97,7 @@ def text_request(message: text_service_pb2.GenerateTextRequest) -> text.TextRequ
     )
 
 
-def served_by(value: text.ServedBy) -> common_pb2.ServedBy:
+def served_by(value: common.ServedBy) -> common_pb2.ServedBy:
     return common_pb2.ServedBy(
         model=value.model,
         provider=value.provider,
@@ -106,9 +106,13 @@ def served_by(value: text.ServedBy) -> common_pb2.ServedBy:
     )
 
 
-def usage(value: text.Usage) -> common_pb2.Usage:
+def usage(value: common.Usage) -> common_pb2.Usage:
     return common_pb2.Usage(
-        input_tokens=value.input_tokens, output_tokens=value.output_tokens, total_tokens=value.total_tokens
+        input_tokens=value.input_tokens,
+        output_tokens=value.output_tokens,
+        total_tokens=value.total_tokens,
+        images=value.images,
+        meshes=value.meshes,
     )
 
 

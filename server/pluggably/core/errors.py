@@ -85,10 +85,34 @@ class FailedPreconditionError(PluggablyError):
     reason = "FAILED_PRECONDITION"
 
 
+class NoModelForModalityError(FailedPreconditionError):
+    """No installed model can serve the request's modality; the message names the command that installs one."""
+
+    reason = "NO_MODEL_FOR_MODALITY"
+
+
+class EmptyMeshError(FailedPreconditionError):
+    """The model produced a mesh with no surface (no vertices or faces): nothing worth storing."""
+
+    reason = "EMPTY_MESH"
+
+
 class PermissionDeniedError(PluggablyError):
     """The caller, or the gateway's own credentials, may not do this."""
 
     reason = "PERMISSION_DENIED"
+
+
+class SignatureInvalidError(PermissionDeniedError):
+    """A signed URL whose signature is missing, malformed, or not for this resource, expiry and method."""
+
+    reason = "SIGNATURE_INVALID"
+
+
+class UrlExpiredError(PermissionDeniedError):
+    """A correctly signed URL past its expiry."""
+
+    reason = "URL_EXPIRED"
 
 
 class IntegrityError(PluggablyError):

@@ -23,10 +23,10 @@ from transformers.generation.logits_process import (
 )
 
 from pluggably.core.errors import FeatureNotSupportedError
-from pluggably.core.generation.backends import GeneratedToken
-from pluggably.core.generation.text import ChatMessage, DecodingConfig
+from pluggably.core.generation.text import ChatMessage
 from pluggably.core.models import Runtime
 from pluggably.runners.detokenizer import IncrementalDetokenizer
+from pluggably.runners.local_text import DecodingConfig, GeneratedToken
 
 
 def _end_of_sequence_ids(model_config: Any, generation_config: Any, tokenizer: Any) -> frozenset[int]:
@@ -50,7 +50,7 @@ def _sampling_warpers(config: DecodingConfig) -> LogitsProcessorList:
 
 
 class CausalLMTextGenerator:
-    """A `TextGenerator` over any model with the transformers causal-LM call signature."""
+    """A `TokenGenerator` over any model with the transformers causal-LM call signature."""
 
     def __init__(
         self,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import onnxruntime
 from optimum.onnxruntime import ORTModelForCausalLM
 from transformers import AutoTokenizer
 
-from pluggably.core.generation.backends import TextGeneratorLoader
 from pluggably.core.models import ModelInfo, Runtime
 from pluggably.core.models.discovery import onnx_text_export
 from pluggably.runners.causal_lm import CausalLMTextGenerator
@@ -25,7 +25,7 @@ def onnx_provider(preference: str) -> str:
     return CUDA_PROVIDER if wants_cuda else CPU_PROVIDER
 
 
-def make_onnx_text_loader(device_preference: str, threads: int) -> TextGeneratorLoader:
+def make_onnx_text_loader(device_preference: str, threads: int) -> Callable[[ModelInfo], CausalLMTextGenerator]:
     def load(model: ModelInfo) -> CausalLMTextGenerator:
         folder = Path(model.path)
         export = onnx_text_export(folder)  # `onnx/`, or model.onnx beside config.json

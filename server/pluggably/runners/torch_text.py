@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from pluggably.core.generation.backends import TextGeneratorLoader
 from pluggably.core.models import ModelInfo, Runtime
 from pluggably.runners.causal_lm import CausalLMTextGenerator
 
@@ -19,7 +19,7 @@ def torch_device(preference: str) -> torch.device:
     return torch.device("cpu")
 
 
-def make_torch_text_loader(device_preference: str, threads: int) -> TextGeneratorLoader:
+def make_torch_text_loader(device_preference: str, threads: int) -> Callable[[ModelInfo], CausalLMTextGenerator]:
     def load(model: ModelInfo) -> CausalLMTextGenerator:
         if threads:
             torch.set_num_threads(threads)

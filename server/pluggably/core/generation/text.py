@@ -1,4 +1,4 @@
-"""Domain types of text generation, shared by the API layer and the runners."""
+"""Domain types of text generation: the request, its events and its result."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pluggably.core.models import Runtime
+from pluggably.core.generation.common import ModelSelection, ServedBy, Usage
 
 CHAT_ROLES = ("system", "user", "assistant")
 MAX_STOP_SEQUENCES = 4
@@ -21,15 +21,6 @@ class FinishReason(enum.Enum):
 
 
 @dataclass(frozen=True)
-class ModelSelection:
-    """The standardized model choice of a request (DATA-REQ-004). Empty = router decides."""
-
-    id: str = ""
-    provider: str = ""
-    runtime: Runtime | None = None
-
-
-@dataclass(frozen=True)
 class ChatMessage:
     role: str
     content: str
@@ -37,7 +28,7 @@ class ChatMessage:
 
 @dataclass(frozen=True)
 class SamplingParams:
-    """Decoding parameters. `None` means "the default" (see `resolve`)."""
+    """Decoding parameters. `None` means "the default": the gateway's (max_output_tokens) or the backend's."""
 
     max_output_tokens: int | None = None
     temperature: float | None = None
@@ -54,39 +45,6 @@ class TextRequest:
     prompt: str = ""
     params: SamplingParams = SamplingParams()
     provider_options: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class DecodingConfig:
-    """Fully resolved parameters handed to a runner: no defaults left to guess."""
-
-    max_new_tokens: int
-    temperature: float
-    top_p: float
-    top_k: int
-    seed: int
-
-    @property
-    def greedy(self) -> bool:
-        return self.temperature == 0.0
-
-
-@dataclass(frozen=True)
-class ServedBy:
-    model: str
-    provider: str
-    runtime: Runtime
-    device: str
-
-
-@dataclass(frozen=True)
-class Usage:
-    input_tokens: int = 0
-    output_tokens: int = 0
-
-    @property
-    def total_tokens(self) -> int:
-        return self.input_tokens + self.output_tokens
 
 
 @dataclass(frozen=True)

@@ -7,15 +7,12 @@ everything it receives. Field paths follow the request message
 
 from __future__ import annotations
 
-import random
-
 from pluggably.core.errors import FieldViolation, ValidationError
-from pluggably.core.generation.text import CHAT_ROLES, MAX_STOP_SEQUENCES, DecodingConfig, TextRequest
+from pluggably.core.generation.common import MAX_SEED
+from pluggably.core.generation.text import CHAT_ROLES, MAX_STOP_SEQUENCES, TextRequest
 
 MAX_TEMPERATURE = 2.0
 MAX_STOP_SEQUENCE_CHARS = 256
-# Seeds must fit torch.Generator.manual_seed (a signed 64-bit integer >= 0).
-MAX_SEED = 2**63 - 1
 
 
 def validate_text_request(request: TextRequest) -> None:
@@ -65,25 +62,3 @@ def reject_provider_options(request: TextRequest, provider: str) -> None:
         raise ValidationError.single(
             "provider_options", f"provider {provider!r} accepts no provider options; got: {keys}"
         )
-
-
-def resolve_decoding(
-    request: TextRequest, input_tokens: int, context_length: int, default_max_output_tokens: int
-) -> DecodingConfig:
-    """Fills in defaults and fits the output into what the context has left."""
-    params = request.params
-    room = context_length - input_tokens
-    if room < 1:
-        raise ValidationError.single(
-            "prompt" if request.prompt else "messages",
-            f"the prompt is {input_tokens} tokens; the model's context holds {context_length} "
-            f"with at least 1 left for the output",
-        )
-    requested = params.max_output_tokens or default_max_output_tokens
-    return DecodingConfig(
-        max_new_tokens=min(requested, room),
-        temperature=params.temperature or 0.0,
-        top_p=params.top_p if params.top_p is not None else 1.0,
-        top_k=params.top_k or 0,
-        seed=params.seed if params.seed is not None else random.SystemRandom().randrange(MAX_SEED),
-    )

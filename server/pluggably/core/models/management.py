@@ -16,8 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from pluggably.core.errors import FailedPreconditionError, ValidationError
-from pluggably.core.generation.in_use import ModelsInUse
-from pluggably.core.generation.pool import TextGeneratorPool
+from pluggably.core.generation.pool import ModelPool
 from pluggably.core.models import ModelInfo, ModelSource, ModelState, SourceKind
 from pluggably.core.models.catalog import ModelCatalog
 from pluggably.core.models.registry import DiscoverySummary, ModelRegistry
@@ -39,8 +38,7 @@ class ModelManager:
         self,
         registry: ModelRegistry,
         scanner: ModelScanner,
-        pool: TextGeneratorPool,
-        in_use: ModelsInUse,
+        pool: ModelPool,
         models_dir: Path,
         describe: Callable[[Path, str], ModelInfo],
     ) -> None:
@@ -48,7 +46,6 @@ class ModelManager:
         self._registry = registry
         self._scanner = scanner
         self._pool = pool
-        self._in_use = in_use
         self._models_dir = models_dir
 
     @property
@@ -119,7 +116,7 @@ class ModelManager:
                 f"{model.name} is pinned; unpin it first (UpdateModel with pinned: false)",
                 metadata={"model": model.name},
             )
-        if requests := self._in_use.requests(model.id):
+        if requests := self._pool.requests(model.id):
             raise FailedPreconditionError(
                 f"{model.name} is serving {requests} request(s); try again when they finish",
                 metadata={"model": model.name},
