@@ -7,26 +7,39 @@ registry `local_backends`) and which servicers are mounted.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
 import signal
 import sqlite3
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from google.longrunning import operations_pb2, operations_pb2_grpc
 from grpc import aio
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
+from pluggably.api.artifacts import ArtifactServicer
+from pluggably.api.images import ImageServicer
+from pluggably.api.meshes import MeshServicer
 from pluggably.api.models import ModelServicer
 from pluggably.api.operations import OperationsServicer, OperationWatchServicer
+from pluggably.api.prompt_log import PromptLog
 from pluggably.api.text import TextServicer
 from pluggably.api.unimplemented import unimplemented
+from pluggably.core.artifacts.signing import UrlSigner
+from pluggably.core.artifacts.store import ArtifactLimits, ArtifactStore
+from pluggably.core.errors import QuotaViolation
 from pluggably.core.generation.admission import AdmissionController
 from pluggably.core.generation.backends import BackendRegistry
 from pluggably.core.generation.common import ModelSelection
+from pluggably.core.generation.image_service import IMAGES_KIND, ImageGenerationService
+from pluggably.core.generation.mesh_service import MESH_KIND, MeshGenerationService
+from pluggably.core.generation.outputs import FileGeneration
 from pluggably.core.generation.pool import ModelPool
 from pluggably.core.generation.router import Router
 from pluggably.core.generation.text_service import TextGenerationLimits, TextGenerationService
@@ -41,7 +54,10 @@ from pluggably.core.models.storage import StorageManager
 from pluggably.core.operations import Operations
 from pluggably.core.redaction import Redactor
 from pluggably.db.database import open_database
-from pluggably.db.stores import SqliteModelStore, SqliteOperationStore
+from pluggably.db.stores import SqliteArtifactIndex, SqliteModelStore, SqliteOperationStore
+from pluggably.files.blobs import FilesystemBlobStore
+from pluggably.files.signing_key import generated_signing_key
+from pluggably.health import HealthReporter
 from pluggably.rpc.interceptors import default_interceptors
 from pluggably.settings import Settings
 from pluggably.sources.http import HttpFetcher, UrlResolver
@@ -78,8 +94,6 @@ SERVICE_NAMES = (
     operations_pb2.DESCRIPTOR.services_by_name["Operations"].full_name,
 )
 
-_NO_RUNNER_YET = "no local runner for this modality is installed yet"
-_NO_STORE_YET = "the artifact store is not built yet"
 _NO_SCHEMA_YET = "the parameter schema service is not built yet"
 
 
@@ -90,16 +104,24 @@ def local_backends(settings: Settings, executor: ThreadPoolExecutor) -> BackendR
     local backend runs its blocking work on `executor`, whose threads are the
     generation slots.
     """
+    from pluggably.runners.diffusers_images import onnx_image_factory, torch_image_factory
     from pluggably.runners.local_text import local_text_factory
     from pluggably.runners.onnx_text import make_onnx_text_loader
+    from pluggably.runners.shap_e import shap_e_factory
     from pluggably.runners.torch_text import make_torch_text_loader
 
-    device, threads = settings.generation.device, settings.generation.threads
+    generation = settings.generation
+    device, threads = generation.device, generation.threads
     registry = BackendRegistry()
     for runtime, make_loader in ((Runtime.ONNX, make_onnx_text_loader), (Runtime.TORCH, make_torch_text_loader)):
         registry.register(
             LOCAL_PROVIDER, runtime, Modality.TEXT, local_text_factory(make_loader(device, threads), executor)
         )
+    registry.register(LOCAL_PROVIDER, Runtime.TORCH, Modality.IMAGE, torch_image_factory(device, executor))
+    registry.register(LOCAL_PROVIDER, Runtime.ONNX, Modality.IMAGE, onnx_image_factory(device, executor))
+    registry.register(
+        LOCAL_PROVIDER, Runtime.TORCH, Modality.MESH, shap_e_factory(device, executor, generation.mesh_grid_size)
+    )
     return registry
 
 
@@ -110,7 +132,7 @@ class Gateway:
     settings: Settings
     server: aio.Server
     port: int
-    health: health_aio.HealthServicer
+    health: HealthReporter
     database: sqlite3.Connection
     registry: ModelRegistry
     scanner: ModelScanner
@@ -120,6 +142,9 @@ class Gateway:
     admission: AdmissionController
     executor: ThreadPoolExecutor
     text: TextGenerationService
+    images: ImageGenerationService
+    meshes: MeshGenerationService
+    artifacts: ArtifactStore
     operations: Operations
     downloads: DownloadManager
     storage: StorageManager
@@ -129,11 +154,6 @@ class Gateway:
     @property
     def catalog(self) -> ModelCatalog:
         return self.registry.catalog
-
-    async def set_serving(self, serving: bool) -> None:
-        status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
-        for service in ("", *SERVICE_NAMES):
-            await self.health.set(service, status)
 
     async def preload(self) -> None:
         """Loads the configured models, then reports SERVING."""
@@ -150,11 +170,11 @@ class Gateway:
                     pass
             except Exception:
                 log.exception("preload failed", extra={"model": reference})
-        await self.set_serving(True)
+        await self.health.ready()
 
     async def stop(self, grace_s: float | None = None) -> None:
         """Drains: health NOT_SERVING at once, in-flight calls get `grace_s` to finish."""
-        await self.health.enter_graceful_shutdown()
+        await self.health.servicer.enter_graceful_shutdown()
         grace = self.settings.server.grace_period_s if grace_s is None else grace_s
         await self.server.stop(grace)
         for task in self.background:
@@ -168,7 +188,12 @@ class Gateway:
 
 
 def _downloads(
-    settings: Settings, registry: ModelRegistry, operations: Operations, models: ModelManager, redactor: Redactor
+    settings: Settings,
+    registry: ModelRegistry,
+    operations: Operations,
+    models: ModelManager,
+    artifacts: ArtifactStore,
+    redactor: Redactor,
 ) -> tuple[httpx.AsyncClient, DownloadManager, StorageManager]:
     """The explicit registry of download sources, and the storage limits downloads live by."""
     timeouts = settings.downloads
@@ -186,6 +211,7 @@ def _downloads(
         active_staging=lambda: [
             downloads.staging_dir(o.name).name for o in operations.list(DOWNLOAD_KIND) if not o.done
         ],
+        artifacts=artifacts,
     )
     downloads = DownloadManager(
         operations,
@@ -212,6 +238,57 @@ def _downloads(
     return http, downloads, storage
 
 
+def _artifact_store(
+    settings: Settings, database: sqlite3.Connection, disk_room: Callable[[int], list[QuotaViolation]]
+) -> tuple[ArtifactStore, list[str]]:
+    """The artifact store over SQLite and a folder, and the secrets it holds (a generated signing key)."""
+    configured = [key.get_secret_value() for key in settings.artifacts.signing_keys]
+    keys = configured or [generated_signing_key(settings.secrets_dir)]
+    blobs = FilesystemBlobStore(settings.artifacts_dir / "blobs")
+    blobs.discard_partial_writes()
+    limits = ArtifactLimits(
+        ttl=datetime.timedelta(seconds=settings.artifacts.ttl_s),
+        url_ttl=datetime.timedelta(seconds=settings.artifacts.url_ttl_s),
+        budget_bytes=settings.artifacts.budget_bytes,
+    )
+    signer = UrlSigner([key.encode() for key in keys])
+    store = ArtifactStore(SqliteArtifactIndex(database), blobs, signer, limits, settings.public_base_url, disk_room)
+    return store, keys
+
+
+def _mount_servicers(server: aio.Server, gateway_parts: _Services, settings: Settings) -> None:
+    parts = gateway_parts
+    prompts = PromptLog(settings.logging.log_prompts)
+    text_service_pb2_grpc.add_TextServiceServicer_to_server(TextServicer(parts.text, prompts), server)
+    image_service_pb2_grpc.add_ImageServiceServicer_to_server(ImageServicer(parts.images, prompts), server)
+    mesh_service_pb2_grpc.add_MeshServiceServicer_to_server(MeshServicer(parts.meshes, prompts), server)
+    artifact_service_pb2_grpc.add_ArtifactServiceServicer_to_server(ArtifactServicer(parts.artifacts), server)
+    model_service_pb2_grpc.add_ModelServiceServicer_to_server(
+        ModelServicer(parts.models, parts.downloads, parts.storage), server
+    )
+    operations_pb2_grpc.add_OperationsServicer_to_server(
+        OperationsServicer(parts.operations, parts.artifacts.find), server
+    )
+    operation_watch_service_pb2_grpc.add_OperationWatchServiceServicer_to_server(
+        OperationWatchServicer(parts.operations, parts.artifacts.find), server
+    )
+    schema_service = schema_service_pb2.DESCRIPTOR.services_by_name["SchemaService"].full_name
+    schema_servicer = unimplemented(schema_service_pb2_grpc.SchemaServiceServicer, schema_service, _NO_SCHEMA_YET)
+    schema_service_pb2_grpc.add_SchemaServiceServicer_to_server(schema_servicer(), server)
+
+
+@dataclass
+class _Services:
+    text: TextGenerationService
+    images: ImageGenerationService
+    meshes: MeshGenerationService
+    artifacts: ArtifactStore
+    models: ModelManager
+    downloads: DownloadManager
+    storage: StorageManager
+    operations: Operations
+
+
 async def start_gateway(settings: Settings, backends: BackendRegistry | None = None) -> Gateway:
     """Builds and starts the server, NOT_SERVING until `preload()` finishes."""
     database = open_database(settings.database_file)
@@ -232,42 +309,40 @@ async def start_gateway(settings: Settings, backends: BackendRegistry | None = N
         record_use=registry.record_use,
     )
 
-    redactor = Redactor(settings.secret_values())
+    storage: StorageManager | None = None  # made below, around the artifact store it counts
+
+    def disk_room(size: int) -> list[QuotaViolation]:
+        return storage.violations(size) if storage else []
+
+    artifacts, signing_keys = _artifact_store(settings, database, disk_room)
+    redactor = Redactor([*settings.secret_values(), *signing_keys])
     operations = Operations(
         SqliteOperationStore(database), save_interval_s=settings.downloads.progress_interval_s, redact=redactor
     )
     model_manager = ModelManager(registry, scanner, pool, settings.models_dir, describe_model)
-    http, downloads, storage = _downloads(settings, registry, operations, model_manager, redactor)
+    http, downloads, storage = _downloads(settings, registry, operations, model_manager, artifacts, redactor)
+    outputs = FileGeneration(pool, admission, artifacts, operations, registry.record_use)
+    images = ImageGenerationService(router, outputs, generation.max_image_side_px, generation.max_denoising_steps)
+    meshes = MeshGenerationService(router, outputs, generation.max_denoising_steps)
 
     server = aio.server(interceptors=default_interceptors(redactor))
-    text_service_pb2_grpc.add_TextServiceServicer_to_server(
-        TextServicer(text, log_prompts=settings.logging.log_prompts), server
-    )
-    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(model_manager, downloads, storage), server)
-    operations_pb2_grpc.add_OperationsServicer_to_server(OperationsServicer(operations), server)
-    operation_watch_service_pb2_grpc.add_OperationWatchServiceServicer_to_server(
-        OperationWatchServicer(operations), server
-    )
-    not_yet = (
-        (image_service_pb2_grpc, image_service_pb2, "ImageService", _NO_RUNNER_YET),
-        (mesh_service_pb2_grpc, mesh_service_pb2, "MeshService", _NO_RUNNER_YET),
-        (artifact_service_pb2_grpc, artifact_service_pb2, "ArtifactService", _NO_STORE_YET),
-        (schema_service_pb2_grpc, schema_service_pb2, "SchemaService", _NO_SCHEMA_YET),
-    )
-    for grpc_module, pb2_module, service, why in not_yet:
-        full_name = pb2_module.DESCRIPTOR.services_by_name[service].full_name
-        servicer = unimplemented(getattr(grpc_module, f"{service}Servicer"), full_name, why)()
-        getattr(grpc_module, f"add_{service}Servicer_to_server")(servicer, server)
+    services = _Services(text, images, meshes, artifacts, model_manager, downloads, storage, operations)
+    _mount_servicers(server, services, settings)
 
-    health = health_aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    health_servicer = health_aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    health = HealthReporter(health_servicer, _service_checks(router))
+    registry.on_change(health.changed)
     if settings.server.reflection:
         reflection.enable_server_reflection((*SERVICE_NAMES, reflection.SERVICE_NAME, "grpc.health.v1.Health"), server)
     port = server.add_insecure_port(f"{settings.server.host}:{settings.server.port}")
     if port == 0:
         database.close()
         raise OSError(f"cannot listen on {settings.server.host}:{settings.server.port}")
-    background = []
+    background = [
+        asyncio.create_task(health.follow_changes()),
+        asyncio.create_task(artifacts.remove_expired_every(settings.artifacts.cleanup_interval_s)),
+    ]
     if settings.models.discovery_interval_s:
         background.append(asyncio.create_task(scanner.scan_every(settings.models.discovery_interval_s)))
     gateway = Gateway(
@@ -284,6 +359,9 @@ async def start_gateway(settings: Settings, backends: BackendRegistry | None = N
         admission=admission,
         executor=executor,
         text=text,
+        images=images,
+        meshes=meshes,
+        artifacts=artifacts,
         operations=operations,
         downloads=downloads,
         storage=storage,
@@ -291,13 +369,35 @@ async def start_gateway(settings: Settings, backends: BackendRegistry | None = N
         background=background,
     )
     await downloads.resume_interrupted()
-    await gateway.set_serving(False)
+    await outputs.fail_interrupted((IMAGES_KIND, MESH_KIND))
+    await health.refresh()
     await server.start()
     log.info(
         "gRPC server listening",
         extra={"address": f"{settings.server.host}:{port}", "models": [m.id for m in registry.catalog.list()]},
     )
     return gateway
+
+
+def _service_checks(router: Router) -> dict[str, Callable[[], bool]]:
+    """Whether each service can serve now (health); the schema service is not built yet, so it cannot."""
+
+    def name(module: Any, service: str) -> str:
+        return str(module.DESCRIPTOR.services_by_name[service].full_name)
+
+    def always() -> bool:
+        return True
+
+    return {
+        name(text_service_pb2, "TextService"): lambda: bool(router.servable(Modality.TEXT)),
+        name(image_service_pb2, "ImageService"): lambda: bool(router.servable(Modality.IMAGE)),
+        name(mesh_service_pb2, "MeshService"): lambda: bool(router.servable(Modality.MESH)),
+        name(model_service_pb2, "ModelService"): always,
+        name(artifact_service_pb2, "ArtifactService"): always,
+        name(schema_service_pb2, "SchemaService"): lambda: False,
+        name(operation_watch_service_pb2, "OperationWatchService"): always,
+        name(operations_pb2, "Operations"): always,
+    }
 
 
 async def serve(settings: Settings) -> None:

@@ -71,5 +71,5 @@ def configure_logging(level: str, stream: Any = None, redactor: Redactor | None 
     root.handlers[:] = [handler]
     root.setLevel(level)
     # Libraries that log request bodies or URLs with tokens at INFO stay quiet.
-    for noisy in ("httpx", "httpcore", "urllib3", "huggingface_hub", "transformers", "optimum"):
+    for noisy in ("httpx", "httpcore", "urllib3", "huggingface_hub", "transformers", "optimum", "diffusers"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

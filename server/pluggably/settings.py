@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 Port = Annotated[int, Field(ge=0, le=65535)]
 ENV_PREFIX = "PLUGGABLY_"
 CONFIG_ENV = "PLUGGABLY_CONFIG"
+MIN_SIGNING_KEY_CHARS = 32
 
 
 class _Section(BaseModel):
@@ -67,6 +68,12 @@ class GenerationSettings(_Section):
     threads: int = Field(default=0, ge=0)
     # `cpu`, `cuda`, or `auto` (CUDA when a GPU and the CUDA builds are present).
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    # Largest width or height of a generated image, in pixels (besides what the model allows).
+    max_image_side_px: int = Field(default=2048, ge=64)
+    # Most denoising steps an image or mesh request may ask for.
+    max_denoising_steps: int = Field(default=150, ge=1)
+    # Grid on which Shap-E meshes are extracted (per side): 128 is the pipeline's own; 64 is ~10x faster, coarser.
+    mesh_grid_size: int = Field(default=128, ge=16, le=256)
     # Memory that loaded models may take together (as estimated from their weights); loading one more
     # unloads the least recently used idle ones first. 0: no budget. Accepts units: `8GB`.
     memory_budget_bytes: ByteSize = ByteSize(0)
@@ -114,6 +121,33 @@ class StorageSettings(_Section):
     evict_unused_after_days: float = Field(default=0.0, ge=0)
 
 
+class ArtifactSettings(_Section):
+    """Stored images and meshes, and their signed download URLs (SYS-REQ-016). Sizes accept units."""
+
+    # Empty: `<data_dir>/artifacts`.
+    dir: Path | None = None
+    # How long an artifact is kept before it is deleted (each has its expire_time).
+    ttl_s: float = Field(default=24 * 3600.0, gt=0)
+    # How long a signed download URL works (never past the artifact's expiry).
+    url_ttl_s: float = Field(default=3600.0, gt=0)
+    # Most bytes artifacts may use; 0: no limit of their own. The storage budget counts them too.
+    budget_bytes: ByteSize = ByteSize(5 * 1000**3)
+    # Keys that sign download URLs, at least 32 characters each: the first signs, every one verifies (to
+    # rotate, put the new key first and drop the old one after url_ttl_s). Empty: a key is generated at the
+    # first start into `<data_dir>/secrets/artifact-signing.key` (mode 0600) and used from then on.
+    signing_keys: tuple[SecretStr, ...] = ()
+    # Where clients reach the gateway, for absolute download URLs. Empty: `https://localhost:<envoy.https_port>`.
+    public_base_url: str = ""
+    # Expired artifacts are removed this often (and by storage cleanup).
+    cleanup_interval_s: float = Field(default=600.0, gt=0)
+
+    @model_validator(mode="after")
+    def _keys_are_long_enough(self) -> ArtifactSettings:
+        if any(len(key.get_secret_value()) < MIN_SIGNING_KEY_CHARS for key in self.signing_keys):
+            raise ValueError(f"each of artifacts.signing_keys needs at least {MIN_SIGNING_KEY_CHARS} characters")
+        return self
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Log prompt and output text (DATA-REQ-003). Off by default.
@@ -138,6 +172,7 @@ class Settings(BaseSettings):
     models: ModelsSettings = ModelsSettings()
     downloads: DownloadSettings = DownloadSettings()
     storage: StorageSettings = StorageSettings()
+    artifacts: ArtifactSettings = ArtifactSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @model_validator(mode="after")
@@ -166,6 +201,18 @@ class Settings(BaseSettings):
     @property
     def models_dir(self) -> Path:
         return self.models.dir or self.data_dir / "models"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.artifacts.dir or self.data_dir / "artifacts"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.data_dir / "secrets"
+
+    @property
+    def public_base_url(self) -> str:
+        return self.artifacts.public_base_url or f"https://localhost:{self.envoy.https_port}"
 
     @property
     def certs_dir(self) -> Path:

@@ -10,6 +10,7 @@ import shutil
 
 import httpx
 import pytest
+from grpc_health.v1 import health_pb2
 
 from tests.support.status import from_json
 from tests.support.tiny_models import CHAT_MODEL_ID
@@ -63,14 +64,25 @@ async def test_sys_req_015_models_are_listed_and_fetched(rest) -> None:
     ("method", "path", "body", "http_status", "code", "reason"),
     [
         ("POST", "/v1/text:generate", {"messages": [{"role": "bot", "content": "x"}]}, 400, 3, "VALIDATION_ERROR"),
-        ("POST", "/v1/images:generate", {"prompt": "a cat"}, 501, 12, "FEATURE_NOT_SUPPORTED"),
-        ("POST", "/v1/meshes:generate", {"prompt": "a cup"}, 501, 12, "FEATURE_NOT_SUPPORTED"),
+        # Issue 4: with text models only, image and mesh requests say which command installs a model.
+        ("POST", "/v1/images:generate", {"prompt": "a cat"}, 400, 9, "NO_MODEL_FOR_MODALITY"),
+        ("POST", "/v1/meshes:generate", {"prompt": "a cup"}, 400, 9, "NO_MODEL_FOR_MODALITY"),
+        ("POST", "/v1/images:generate", {"prompt": ""}, 400, 3, "VALIDATION_ERROR"),
         ("POST", "/v1/models:download", {"source": {}}, 400, 3, "VALIDATION_ERROR"),
         ("POST", "/v1/models:download", {"source": {"url": "ftp://x/y"}}, 400, 3, "VALIDATION_ERROR"),
         ("GET", "/v1/operations/abc", None, 404, 5, "NOT_FOUND"),
         ("POST", "/v1/operations/abc:cancel", {}, 404, 5, "NOT_FOUND"),
         ("DELETE", "/v1/models/nope", None, 404, 5, "NOT_FOUND"),
-        ("GET", "/v1/artifacts/abc", None, 501, 12, "FEATURE_NOT_SUPPORTED"),
+        ("GET", "/v1/artifacts/abc", None, 404, 5, "NOT_FOUND"),
+        (
+            "GET",
+            "/v1/artifacts/abc:download?expireTime=2030-01-01T00:00:00Z&signature=x",
+            None,
+            403,
+            7,
+            "SIGNATURE_INVALID",
+        ),
+        ("GET", "/v1/artifacts/abc:download", None, 403, 7, "SIGNATURE_INVALID"),
         ("GET", "/v1/schemas", None, 501, 12, "FEATURE_NOT_SUPPORTED"),
         ("GET", "/v1/models/nope", None, 404, 5, "NOT_FOUND"),
         # Envoy's own replies carry the same JSON shape:
@@ -138,7 +150,7 @@ async def test_broken_model_is_503_backend_unavailable(stack_factory, tiny_model
 async def test_sys_req_007_healthz_follows_the_grpc_health_of_the_server(stack_factory) -> None:
     async with stack_factory() as stack, httpx.AsyncClient(base_url=base_url(stack), timeout=10) as client:
         await wait_for_status(client, "/healthz", 200)
-        await stack.gateway.set_serving(False)
+        await stack.gateway.health.servicer.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
         await wait_for_status(client, "/healthz", 503, timeout_s=10)
         # While the server is out, REST callers get a JSON status, not a text page.
         # (Envoy's workers learn of the failed health check a moment after /healthz.)
@@ -146,5 +158,5 @@ async def test_sys_req_007_healthz_follows_the_grpc_health_of_the_server(stack_f
         response = await client.get("/v1/models")
         assert response.status_code == 503
         assert from_json(response.json()).reason == "BACKEND_UNAVAILABLE"
-        await stack.gateway.set_serving(True)
+        await stack.gateway.health.refresh()
         await wait_for_status(client, "/healthz", 200, timeout_s=10)

@@ -138,7 +138,7 @@ async def test_grpc_health_through_envoy_follows_the_server(stack_factory) -> No
         health = health_pb2_grpc.HealthStub(channel)
         request = health_pb2.HealthCheckRequest(service="pluggably.v1.TextService")
         assert (await health.Check(request)).status == health_pb2.HealthCheckResponse.SERVING
-        await stack.gateway.set_serving(False)
+        await stack.gateway.health.servicer.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
         # Envoy stops routing to a server that fails its health check.
         for _ in range(100):
             try:

@@ -29,6 +29,12 @@ CASES: list[tuple[errors.PluggablyError, grpc.StatusCode, str]] = [
     (errors.OperationCancelledError("cancelled by a caller"), grpc.StatusCode.CANCELLED, "CANCELLED"),
     (errors.IntegrityError("sha256 mismatch"), grpc.StatusCode.DATA_LOSS, "INTEGRITY_CHECK_FAILED"),
     (errors.PermissionDeniedError("gated repo"), grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_DENIED"),
+    (errors.RangeNotSatisfiableError("past the end"), grpc.StatusCode.OUT_OF_RANGE, "RANGE_NOT_SATISFIABLE"),
+    # Subclasses keep their parent's code and name their own reason.
+    (errors.NoModelForModalityError("none"), grpc.StatusCode.FAILED_PRECONDITION, "NO_MODEL_FOR_MODALITY"),
+    (errors.EmptyMeshError("no surface"), grpc.StatusCode.FAILED_PRECONDITION, "EMPTY_MESH"),
+    (errors.SignatureInvalidError("tampered"), grpc.StatusCode.PERMISSION_DENIED, "SIGNATURE_INVALID"),
+    (errors.UrlExpiredError("too late"), grpc.StatusCode.PERMISSION_DENIED, "URL_EXPIRED"),
 ]
 
 

@@ -123,11 +123,9 @@ def test_stop_sequence_limits_SYS_REQ_011() -> None:
 
 
 def test_provider_options_are_rejected_by_a_provider_without_any_SYS_REQ_011() -> None:
-    reject_provider_options(request(USER), "local")
+    reject_provider_options(request(USER).provider_options, "local")
     with pytest.raises(ValidationError) as caught:
-        reject_provider_options(
-            TextRequest(ModelSelection(), messages=(USER,), provider_options={"beam": 4, "alpha": 1}), "local"
-        )
+        reject_provider_options({"beam": 4, "alpha": 1}, "local")
     (violation,) = caught.value.violations
     assert violation.field == "provider_options"
     assert "alpha" in violation.description and "beam" in violation.description

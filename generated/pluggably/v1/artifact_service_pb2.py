@@ -23,13 +23,15 @@ _sym_db = _symbol_database.Default()
 
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.api import client_pb2 as google_dot_api_dot_client__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
+from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#pluggably/v1/artifact_service.proto\x12\x0cpluggably.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdc\x03\n\x08\x41rtifact\x12\x18\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08R\x04name\x12!\n\tmime_type\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03R\x08mimeType\x12#\n\nsize_bytes\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x03R\tsizeBytes\x12\x1c\n\x06sha256\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03R\x06sha256\x12\x41\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\ncreateTime\x12\x41\n\x0b\x65xpire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\nexpireTime\x12\'\n\x0c\x64ownload_uri\x18\x07 \x01(\tB\x04\xe2\x41\x01\x03R\x0b\x64ownloadUri\x12R\n\x14\x64ownload_expire_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\x12\x64ownloadExpireTime\x12\x1a\n\x05model\x18\t \x01(\tB\x04\xe2\x41\x01\x03R\x05model:1\xea\x41.\n\x16pluggably.dev/Artifact\x12\x14\x61rtifacts/{artifact}\"I\n\x12GetArtifactRequest\x12\x33\n\x04name\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xfa\x41\x18\n\x16pluggably.dev/ArtifactR\x04name\"\x99\x01\n\x17\x44ownloadArtifactRequest\x12\x33\n\x04name\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xfa\x41\x18\n\x16pluggably.dev/ArtifactR\x04name\x12%\n\x0b\x65xpire_time\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x02R\nexpireTime\x12\"\n\tsignature\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02R\tsignature2\xf4\x01\n\x0f\x41rtifactService\x12g\n\x0bGetArtifact\x12 .pluggably.v1.GetArtifactRequest\x1a\x16.pluggably.v1.Artifact\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/{name=artifacts/*}\x12x\n\x10\x44ownloadArtifact\x12%.pluggably.v1.DownloadArtifactRequest\x1a\x14.google.api.HttpBody\"\'\x82\xd3\xe4\x93\x02!\x12\x1f/v1/{name=artifacts/*}:downloadb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#pluggably/v1/artifact_service.proto\x12\x0cpluggably.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/httpbody.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x89\x04\n\x08\x41rtifact\x12\x18\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08R\x04name\x12!\n\tmime_type\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03R\x08mimeType\x12#\n\nsize_bytes\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x03R\tsizeBytes\x12\x1c\n\x06sha256\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03R\x06sha256\x12\x41\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\ncreateTime\x12\x41\n\x0b\x65xpire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\nexpireTime\x12\'\n\x0c\x64ownload_uri\x18\x07 \x01(\tB\x04\xe2\x41\x01\x03R\x0b\x64ownloadUri\x12R\n\x14\x64ownload_expire_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\x12\x64ownloadExpireTime\x12\x32\n\x05model\x18\t \x01(\tB\x1c\xe2\x41\x01\x03\xfa\x41\x15\n\x13pluggably.dev/ModelR\x05model:F\xea\x41\x43\n\x16pluggably.dev/Artifact\x12\x14\x61rtifacts/{artifact}*\tartifacts2\x08\x61rtifact\"I\n\x12GetArtifactRequest\x12\x33\n\x04name\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xfa\x41\x18\n\x16pluggably.dev/ArtifactR\x04name\"|\n\x14ListArtifactsRequest\x12!\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01R\x08pageSize\x12#\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01R\tpageToken\x12\x1c\n\x06\x66ilter\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01R\x06\x66ilter\"\x81\x01\n\x15ListArtifactsResponse\x12:\n\tartifacts\x18\x01 \x03(\x0b\x32\x16.pluggably.v1.ArtifactB\x04\xe2\x41\x01\x03R\tartifacts\x12,\n\x0fnext_page_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03R\rnextPageToken\"L\n\x15\x44\x65leteArtifactRequest\x12\x33\n\x04name\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xfa\x41\x18\n\x16pluggably.dev/ArtifactR\x04name\"\xb5\x01\n\x17\x44ownloadArtifactRequest\x12\x33\n\x04name\x18\x01 \x01(\tB\x1f\xe2\x41\x01\x02\xfa\x41\x18\n\x16pluggably.dev/ArtifactR\x04name\x12\x41\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02R\nexpireTime\x12\"\n\tsignature\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02R\tsignature2\xe4\x03\n\x0f\x41rtifactService\x12n\n\x0bGetArtifact\x12 .pluggably.v1.GetArtifactRequest\x1a\x16.pluggably.v1.Artifact\"%\xda\x41\x04name\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/{name=artifacts/*}\x12o\n\rListArtifacts\x12\".pluggably.v1.ListArtifactsRequest\x1a#.pluggably.v1.ListArtifactsResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/artifacts\x12t\n\x0e\x44\x65leteArtifact\x12#.pluggably.v1.DeleteArtifactRequest\x1a\x16.google.protobuf.Empty\"%\xda\x41\x04name\x82\xd3\xe4\x93\x02\x18*\x16/v1/{name=artifacts/*}\x12z\n\x10\x44ownloadArtifact\x12%.pluggably.v1.DownloadArtifactRequest\x1a\x14.google.api.HttpBody\"\'\x82\xd3\xe4\x93\x02!\x12\x1f/v1/{name=artifacts/*}:download0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -53,11 +55,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ARTIFACT'].fields_by_name['download_expire_time']._loaded_options = None
   _globals['_ARTIFACT'].fields_by_name['download_expire_time']._serialized_options = b'\342A\001\003'
   _globals['_ARTIFACT'].fields_by_name['model']._loaded_options = None
-  _globals['_ARTIFACT'].fields_by_name['model']._serialized_options = b'\342A\001\003'
+  _globals['_ARTIFACT'].fields_by_name['model']._serialized_options = b'\342A\001\003\372A\025\n\023pluggably.dev/Model'
   _globals['_ARTIFACT']._loaded_options = None
-  _globals['_ARTIFACT']._serialized_options = b'\352A.\n\026pluggably.dev/Artifact\022\024artifacts/{artifact}'
+  _globals['_ARTIFACT']._serialized_options = b'\352AC\n\026pluggably.dev/Artifact\022\024artifacts/{artifact}*\tartifacts2\010artifact'
   _globals['_GETARTIFACTREQUEST'].fields_by_name['name']._loaded_options = None
   _globals['_GETARTIFACTREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\030\n\026pluggably.dev/Artifact'
+  _globals['_LISTARTIFACTSREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_LISTARTIFACTSREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001'
+  _globals['_LISTARTIFACTSREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTARTIFACTSREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001'
+  _globals['_LISTARTIFACTSREQUEST'].fields_by_name['filter']._loaded_options = None
+  _globals['_LISTARTIFACTSREQUEST'].fields_by_name['filter']._serialized_options = b'\342A\001\001'
+  _globals['_LISTARTIFACTSRESPONSE'].fields_by_name['artifacts']._loaded_options = None
+  _globals['_LISTARTIFACTSRESPONSE'].fields_by_name['artifacts']._serialized_options = b'\342A\001\003'
+  _globals['_LISTARTIFACTSRESPONSE'].fields_by_name['next_page_token']._loaded_options = None
+  _globals['_LISTARTIFACTSRESPONSE'].fields_by_name['next_page_token']._serialized_options = b'\342A\001\003'
+  _globals['_DELETEARTIFACTREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_DELETEARTIFACTREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\030\n\026pluggably.dev/Artifact'
   _globals['_DOWNLOADARTIFACTREQUEST'].fields_by_name['name']._loaded_options = None
   _globals['_DOWNLOADARTIFACTREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\030\n\026pluggably.dev/Artifact'
   _globals['_DOWNLOADARTIFACTREQUEST'].fields_by_name['expire_time']._loaded_options = None
@@ -65,15 +79,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DOWNLOADARTIFACTREQUEST'].fields_by_name['signature']._loaded_options = None
   _globals['_DOWNLOADARTIFACTREQUEST'].fields_by_name['signature']._serialized_options = b'\342A\001\002'
   _globals['_ARTIFACTSERVICE'].methods_by_name['GetArtifact']._loaded_options = None
-  _globals['_ARTIFACTSERVICE'].methods_by_name['GetArtifact']._serialized_options = b'\202\323\344\223\002\030\022\026/v1/{name=artifacts/*}'
+  _globals['_ARTIFACTSERVICE'].methods_by_name['GetArtifact']._serialized_options = b'\332A\004name\202\323\344\223\002\030\022\026/v1/{name=artifacts/*}'
+  _globals['_ARTIFACTSERVICE'].methods_by_name['ListArtifacts']._loaded_options = None
+  _globals['_ARTIFACTSERVICE'].methods_by_name['ListArtifacts']._serialized_options = b'\202\323\344\223\002\017\022\r/v1/artifacts'
+  _globals['_ARTIFACTSERVICE'].methods_by_name['DeleteArtifact']._loaded_options = None
+  _globals['_ARTIFACTSERVICE'].methods_by_name['DeleteArtifact']._serialized_options = b'\332A\004name\202\323\344\223\002\030*\026/v1/{name=artifacts/*}'
   _globals['_ARTIFACTSERVICE'].methods_by_name['DownloadArtifact']._loaded_options = None
   _globals['_ARTIFACTSERVICE'].methods_by_name['DownloadArtifact']._serialized_options = b'\202\323\344\223\002!\022\037/v1/{name=artifacts/*}:download'
-  _globals['_ARTIFACT']._serialized_start=204
-  _globals['_ARTIFACT']._serialized_end=680
-  _globals['_GETARTIFACTREQUEST']._serialized_start=682
-  _globals['_GETARTIFACTREQUEST']._serialized_end=755
-  _globals['_DOWNLOADARTIFACTREQUEST']._serialized_start=758
-  _globals['_DOWNLOADARTIFACTREQUEST']._serialized_end=911
-  _globals['_ARTIFACTSERVICE']._serialized_start=914
-  _globals['_ARTIFACTSERVICE']._serialized_end=1158
+  _globals['_ARTIFACT']._serialized_start=258
+  _globals['_ARTIFACT']._serialized_end=779
+  _globals['_GETARTIFACTREQUEST']._serialized_start=781
+  _globals['_GETARTIFACTREQUEST']._serialized_end=854
+  _globals['_LISTARTIFACTSREQUEST']._serialized_start=856
+  _globals['_LISTARTIFACTSREQUEST']._serialized_end=980
+  _globals['_LISTARTIFACTSRESPONSE']._serialized_start=983
+  _globals['_LISTARTIFACTSRESPONSE']._serialized_end=1112
+  _globals['_DELETEARTIFACTREQUEST']._serialized_start=1114
+  _globals['_DELETEARTIFACTREQUEST']._serialized_end=1190
+  _globals['_DOWNLOADARTIFACTREQUEST']._serialized_start=1193
+  _globals['_DOWNLOADARTIFACTREQUEST']._serialized_end=1374
+  _globals['_ARTIFACTSERVICE']._serialized_start=1377
+  _globals['_ARTIFACTSERVICE']._serialized_end=1861
 # @@protoc_insertion_point(module_scope)

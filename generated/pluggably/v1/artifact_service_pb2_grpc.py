@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
+from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from pluggably.v1 import artifact_service_pb2 as pluggably_dot_v1_dot_artifact__service__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -28,11 +29,21 @@ if _version_not_supported:
 
 class ArtifactServiceStub:
     """Stored outputs of generations too large to return inline: images and meshes
-    (SYS-REQ-016). Each artifact has a signed download URL that expires.
+    (SYS-REQ-016). Artifacts are content-addressed (the same bytes are stored
+    once), count against the disk budget and expire (`expire_time`); expired
+    ones are deleted in the background and by `CleanupStorage`. Each carries a
+    signed download URL that works without other credentials until
+    `download_expire_time`.
 
-    Errors: `NOT_FOUND` for an unknown or expired artifact; `PERMISSION_DENIED`,
-    reason `SIGNATURE_INVALID`, for a download whose signature does not match or
-    has expired.
+    Errors, each a `google.rpc.Status` with a `google.rpc.ErrorInfo` in the
+    `pluggably.dev` domain:
+    * `NOT_FOUND`: an unknown, deleted or expired artifact.
+    * `INVALID_ARGUMENT`, reason `VALIDATION_ERROR`: a malformed name, page token
+    or filter.
+    * `PERMISSION_DENIED` (REST: 403) from `DownloadArtifact`: reason
+    `SIGNATURE_INVALID` for a missing, tampered or foreign signature, reason
+    `URL_EXPIRED` for a genuine URL past its expiry. Neither says whether the
+    artifact exists.
     """
 
     def __init__(self, channel):
@@ -46,7 +57,17 @@ class ArtifactServiceStub:
                 request_serializer=pluggably_dot_v1_dot_artifact__service__pb2.GetArtifactRequest.SerializeToString,
                 response_deserializer=pluggably_dot_v1_dot_artifact__service__pb2.Artifact.FromString,
                 _registered_method=True)
-        self.DownloadArtifact = channel.unary_unary(
+        self.ListArtifacts = channel.unary_unary(
+                '/pluggably.v1.ArtifactService/ListArtifacts',
+                request_serializer=pluggably_dot_v1_dot_artifact__service__pb2.ListArtifactsRequest.SerializeToString,
+                response_deserializer=pluggably_dot_v1_dot_artifact__service__pb2.ListArtifactsResponse.FromString,
+                _registered_method=True)
+        self.DeleteArtifact = channel.unary_unary(
+                '/pluggably.v1.ArtifactService/DeleteArtifact',
+                request_serializer=pluggably_dot_v1_dot_artifact__service__pb2.DeleteArtifactRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.DownloadArtifact = channel.unary_stream(
                 '/pluggably.v1.ArtifactService/DownloadArtifact',
                 request_serializer=pluggably_dot_v1_dot_artifact__service__pb2.DownloadArtifactRequest.SerializeToString,
                 response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
@@ -55,11 +76,21 @@ class ArtifactServiceStub:
 
 class ArtifactServiceServicer:
     """Stored outputs of generations too large to return inline: images and meshes
-    (SYS-REQ-016). Each artifact has a signed download URL that expires.
+    (SYS-REQ-016). Artifacts are content-addressed (the same bytes are stored
+    once), count against the disk budget and expire (`expire_time`); expired
+    ones are deleted in the background and by `CleanupStorage`. Each carries a
+    signed download URL that works without other credentials until
+    `download_expire_time`.
 
-    Errors: `NOT_FOUND` for an unknown or expired artifact; `PERMISSION_DENIED`,
-    reason `SIGNATURE_INVALID`, for a download whose signature does not match or
-    has expired.
+    Errors, each a `google.rpc.Status` with a `google.rpc.ErrorInfo` in the
+    `pluggably.dev` domain:
+    * `NOT_FOUND`: an unknown, deleted or expired artifact.
+    * `INVALID_ARGUMENT`, reason `VALIDATION_ERROR`: a malformed name, page token
+    or filter.
+    * `PERMISSION_DENIED` (REST: 403) from `DownloadArtifact`: reason
+    `SIGNATURE_INVALID` for a missing, tampered or foreign signature, reason
+    `URL_EXPIRED` for a genuine URL past its expiry. Neither says whether the
+    artifact exists.
     """
 
     def GetArtifact(self, request, context):
@@ -69,9 +100,30 @@ class ArtifactServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListArtifacts(self, request, context):
+        """Lists the unexpired artifacts, newest first (AIP-132), each with a freshly
+        signed download URL.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteArtifact(self, request, context):
+        """Deletes an artifact (AIP-135); its bytes go once no other artifact names
+        them. Its signed URLs stop working.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def DownloadArtifact(self, request, context):
-        """Downloads an artifact's bytes. The query carries the `expire_time` and
-        `signature` of a signed URL from `Artifact.download_uri`.
+        """Downloads an artifact's bytes: what `Artifact.download_uri` points at. The
+        query carries the URL's `expireTime` and `signature`; the signature is
+        checked before anything else. Over REST the response is the file itself,
+        with `Content-Type`, `Content-Length`, `Content-Disposition` and an `ETag`
+        (the SHA-256); a `Range: bytes=...` request gets `206 Partial Content`
+        with `Content-Range`, and a range outside the file `OUT_OF_RANGE` (400).
+        Over gRPC it is a stream of `HttpBody` messages of at most 1 MiB each.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -85,7 +137,17 @@ def add_ArtifactServiceServicer_to_server(servicer, server):
                     request_deserializer=pluggably_dot_v1_dot_artifact__service__pb2.GetArtifactRequest.FromString,
                     response_serializer=pluggably_dot_v1_dot_artifact__service__pb2.Artifact.SerializeToString,
             ),
-            'DownloadArtifact': grpc.unary_unary_rpc_method_handler(
+            'ListArtifacts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListArtifacts,
+                    request_deserializer=pluggably_dot_v1_dot_artifact__service__pb2.ListArtifactsRequest.FromString,
+                    response_serializer=pluggably_dot_v1_dot_artifact__service__pb2.ListArtifactsResponse.SerializeToString,
+            ),
+            'DeleteArtifact': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteArtifact,
+                    request_deserializer=pluggably_dot_v1_dot_artifact__service__pb2.DeleteArtifactRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'DownloadArtifact': grpc.unary_stream_rpc_method_handler(
                     servicer.DownloadArtifact,
                     request_deserializer=pluggably_dot_v1_dot_artifact__service__pb2.DownloadArtifactRequest.FromString,
                     response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
@@ -100,11 +162,21 @@ def add_ArtifactServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class ArtifactService:
     """Stored outputs of generations too large to return inline: images and meshes
-    (SYS-REQ-016). Each artifact has a signed download URL that expires.
+    (SYS-REQ-016). Artifacts are content-addressed (the same bytes are stored
+    once), count against the disk budget and expire (`expire_time`); expired
+    ones are deleted in the background and by `CleanupStorage`. Each carries a
+    signed download URL that works without other credentials until
+    `download_expire_time`.
 
-    Errors: `NOT_FOUND` for an unknown or expired artifact; `PERMISSION_DENIED`,
-    reason `SIGNATURE_INVALID`, for a download whose signature does not match or
-    has expired.
+    Errors, each a `google.rpc.Status` with a `google.rpc.ErrorInfo` in the
+    `pluggably.dev` domain:
+    * `NOT_FOUND`: an unknown, deleted or expired artifact.
+    * `INVALID_ARGUMENT`, reason `VALIDATION_ERROR`: a malformed name, page token
+    or filter.
+    * `PERMISSION_DENIED` (REST: 403) from `DownloadArtifact`: reason
+    `SIGNATURE_INVALID` for a missing, tampered or foreign signature, reason
+    `URL_EXPIRED` for a genuine URL past its expiry. Neither says whether the
+    artifact exists.
     """
 
     @staticmethod
@@ -135,7 +207,7 @@ class ArtifactService:
             _registered_method=True)
 
     @staticmethod
-    def DownloadArtifact(request,
+    def ListArtifacts(request,
             target,
             options=(),
             channel_credentials=None,
@@ -146,6 +218,60 @@ class ArtifactService:
             timeout=None,
             metadata=None):
         return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pluggably.v1.ArtifactService/ListArtifacts',
+            pluggably_dot_v1_dot_artifact__service__pb2.ListArtifactsRequest.SerializeToString,
+            pluggably_dot_v1_dot_artifact__service__pb2.ListArtifactsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteArtifact(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pluggably.v1.ArtifactService/DeleteArtifact',
+            pluggably_dot_v1_dot_artifact__service__pb2.DeleteArtifactRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DownloadArtifact(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
             request,
             target,
             '/pluggably.v1.ArtifactService/DownloadArtifact',

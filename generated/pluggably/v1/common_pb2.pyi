@@ -27,6 +27,15 @@ class FinishReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     FINISH_REASON_LENGTH: _ClassVar[FinishReason]
     FINISH_REASON_CANCELLED: _ClassVar[FinishReason]
     FINISH_REASON_ERROR: _ClassVar[FinishReason]
+
+class GenerationStage(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    GENERATION_STAGE_UNSPECIFIED: _ClassVar[GenerationStage]
+    GENERATION_STAGE_QUEUED: _ClassVar[GenerationStage]
+    GENERATION_STAGE_DENOISING: _ClassVar[GenerationStage]
+    GENERATION_STAGE_DECODING: _ClassVar[GenerationStage]
+    GENERATION_STAGE_STORING: _ClassVar[GenerationStage]
+    GENERATION_STAGE_DONE: _ClassVar[GenerationStage]
 RUNTIME_UNSPECIFIED: Runtime
 RUNTIME_ONNX: Runtime
 RUNTIME_TORCH: Runtime
@@ -40,6 +49,12 @@ FINISH_REASON_STOP: FinishReason
 FINISH_REASON_LENGTH: FinishReason
 FINISH_REASON_CANCELLED: FinishReason
 FINISH_REASON_ERROR: FinishReason
+GENERATION_STAGE_UNSPECIFIED: GenerationStage
+GENERATION_STAGE_QUEUED: GenerationStage
+GENERATION_STAGE_DENOISING: GenerationStage
+GENERATION_STAGE_DECODING: GenerationStage
+GENERATION_STAGE_STORING: GenerationStage
+GENERATION_STAGE_DONE: GenerationStage
 
 class ModelSelection(_message.Message):
     __slots__ = ("id", "provider", "runtime")

@@ -24,12 +24,14 @@ _sym_db = _symbol_database.Default()
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
+from google.longrunning import operations_pb2 as google_dot_longrunning_dot_operations__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from pluggably.v1 import artifact_service_pb2 as pluggably_dot_v1_dot_artifact__service__pb2
 from pluggably.v1 import common_pb2 as pluggably_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n pluggably/v1/image_service.proto\x12\x0cpluggably.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a#pluggably/v1/artifact_service.proto\x1a\x19pluggably/v1/common.proto\"\x8b\x04\n\x15GenerateImagesRequest\x12\x38\n\x05model\x18\x01 \x01(\x0b\x32\x1c.pluggably.v1.ModelSelectionB\x04\xe2\x41\x01\x01R\x05model\x12\x1c\n\x06prompt\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x06prompt\x12-\n\x0fnegative_prompt\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01R\x0enegativePrompt\x12\x1a\n\x05width\x18\x04 \x01(\x05\x42\x04\xe2\x41\x01\x01R\x05width\x12\x1c\n\x06height\x18\x05 \x01(\x05\x42\x04\xe2\x41\x01\x01R\x06height\x12%\n\x0bimage_count\x18\x06 \x01(\x05\x42\x04\xe2\x41\x01\x01R\nimageCount\x12\x1a\n\x05steps\x18\x07 \x01(\x05\x42\x04\xe2\x41\x01\x01R\x05steps\x12\x30\n\x0eguidance_scale\x18\x08 \x01(\x02\x42\x04\xe2\x41\x01\x01H\x00R\rguidanceScale\x88\x01\x01\x12\x1d\n\x04seed\x18\t \x01(\x03\x42\x04\xe2\x41\x01\x01H\x01R\x04seed\x88\x01\x01\x12\x37\n\x06\x66ormat\x18\n \x01(\x0e\x32\x19.pluggably.v1.ImageFormatB\x04\xe2\x41\x01\x01R\x06\x66ormat\x12H\n\x10provider_options\x18\x0b \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x01R\x0fproviderOptionsB\x11\n\x0f_guidance_scaleB\x07\n\x05_seed\"\x86\x02\n\x16GenerateImagesResponse\x12\x34\n\x06images\x18\x01 \x03(\x0b\x32\x16.pluggably.v1.ArtifactB\x04\xe2\x41\x01\x03R\x06images\x12/\n\x05usage\x18\x02 \x01(\x0b\x32\x13.pluggably.v1.UsageB\x04\xe2\x41\x01\x03R\x05usage\x12\x39\n\tserved_by\x18\x03 \x01(\x0b\x32\x16.pluggably.v1.ServedByB\x04\xe2\x41\x01\x03R\x08servedBy\x12J\n\x11provider_metadata\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x03R\x10providerMetadata*o\n\x0bImageFormat\x12\x1c\n\x18IMAGE_FORMAT_UNSPECIFIED\x10\x00\x12\x14\n\x10IMAGE_FORMAT_PNG\x10\x01\x12\x15\n\x11IMAGE_FORMAT_JPEG\x10\x02\x12\x15\n\x11IMAGE_FORMAT_WEBP\x10\x03\x32\x8b\x01\n\x0cImageService\x12{\n\x0eGenerateImages\x12#.pluggably.v1.GenerateImagesRequest\x1a$.pluggably.v1.GenerateImagesResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\"\x13/v1/images:generate:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n pluggably/v1/image_service.proto\x12\x0cpluggably.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a#google/longrunning/operations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#pluggably/v1/artifact_service.proto\x1a\x19pluggably/v1/common.proto\"\x8b\x04\n\x15GenerateImagesRequest\x12\x38\n\x05model\x18\x01 \x01(\x0b\x32\x1c.pluggably.v1.ModelSelectionB\x04\xe2\x41\x01\x01R\x05model\x12\x1c\n\x06prompt\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x06prompt\x12-\n\x0fnegative_prompt\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01R\x0enegativePrompt\x12\x1a\n\x05width\x18\x04 \x01(\x05\x42\x04\xe2\x41\x01\x01R\x05width\x12\x1c\n\x06height\x18\x05 \x01(\x05\x42\x04\xe2\x41\x01\x01R\x06height\x12%\n\x0bimage_count\x18\x06 \x01(\x05\x42\x04\xe2\x41\x01\x01R\nimageCount\x12\x1a\n\x05steps\x18\x07 \x01(\x05\x42\x04\xe2\x41\x01\x01R\x05steps\x12\x30\n\x0eguidance_scale\x18\x08 \x01(\x02\x42\x04\xe2\x41\x01\x01H\x00R\rguidanceScale\x88\x01\x01\x12\x1d\n\x04seed\x18\t \x01(\x03\x42\x04\xe2\x41\x01\x01H\x01R\x04seed\x88\x01\x01\x12\x37\n\x06\x66ormat\x18\n \x01(\x0e\x32\x19.pluggably.v1.ImageFormatB\x04\xe2\x41\x01\x01R\x06\x66ormat\x12H\n\x10provider_options\x18\x0b \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x01R\x0fproviderOptionsB\x11\n\x0f_guidance_scaleB\x07\n\x05_seed\"\xe0\x02\n\x16GenerateImagesMetadata\x12\x39\n\x05stage\x18\x01 \x01(\x0e\x32\x1d.pluggably.v1.GenerationStageB\x04\xe2\x41\x01\x03R\x05stage\x12#\n\nsteps_done\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x03R\tstepsDone\x12%\n\x0bsteps_total\x18\x03 \x01(\x05\x42\x04\xe2\x41\x01\x03R\nstepsTotal\x12\x39\n\tserved_by\x18\x04 \x01(\x0b\x32\x16.pluggably.v1.ServedByB\x04\xe2\x41\x01\x03R\x08servedBy\x12\x41\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\ncreateTime\x12\x41\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\nupdateTime\"\x86\x02\n\x16GenerateImagesResponse\x12\x34\n\x06images\x18\x01 \x03(\x0b\x32\x16.pluggably.v1.ArtifactB\x04\xe2\x41\x01\x03R\x06images\x12/\n\x05usage\x18\x02 \x01(\x0b\x32\x13.pluggably.v1.UsageB\x04\xe2\x41\x01\x03R\x05usage\x12\x39\n\tserved_by\x18\x03 \x01(\x0b\x32\x16.pluggably.v1.ServedByB\x04\xe2\x41\x01\x03R\x08servedBy\x12J\n\x11provider_metadata\x18\x04 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x03R\x10providerMetadata*o\n\x0bImageFormat\x12\x1c\n\x18IMAGE_FORMAT_UNSPECIFIED\x10\x00\x12\x14\n\x10IMAGE_FORMAT_PNG\x10\x01\x12\x15\n\x11IMAGE_FORMAT_JPEG\x10\x02\x12\x15\n\x11IMAGE_FORMAT_WEBP\x10\x03\x32\xcb\x02\n\x0cImageService\x12{\n\x0eGenerateImages\x12#.pluggably.v1.GenerateImagesRequest\x1a$.pluggably.v1.GenerateImagesResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\"\x13/v1/images:generate:\x01*\x12\xbd\x01\n\x19GenerateImagesLongRunning\x12#.pluggably.v1.GenerateImagesRequest\x1a\x1d.google.longrunning.Operation\"\\\xca\x41\x30\n\x16GenerateImagesResponse\x12\x16GenerateImagesMetadata\x82\xd3\xe4\x93\x02#\"\x1e/v1/images:generateLongRunning:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -58,6 +60,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GENERATEIMAGESREQUEST'].fields_by_name['format']._serialized_options = b'\342A\001\001'
   _globals['_GENERATEIMAGESREQUEST'].fields_by_name['provider_options']._loaded_options = None
   _globals['_GENERATEIMAGESREQUEST'].fields_by_name['provider_options']._serialized_options = b'\342A\001\001'
+  _globals['_GENERATEIMAGESMETADATA'].fields_by_name['stage']._loaded_options = None
+  _globals['_GENERATEIMAGESMETADATA'].fields_by_name['stage']._serialized_options = b'\342A\001\003'
+  _globals['_GENERATEIMAGESMETADATA'].fields_by_name['steps_done']._loaded_options = None
+  _globals['_GENERATEIMAGESMETADATA'].fields_by_name['steps_done']._serialized_options = b'\342A\001\003'
+  _globals['_GENERATEIMAGESMETADATA'].fields_by_name['steps_total']._loaded_options = None
+  _globals['_GENERATEIMAGESMETADATA'].fields_by_name['steps_total']._serialized_options = b'\342A\001\003'
+  _globals['_GENERATEIMAGESMETADATA'].fields_by_name['served_by']._loaded_options = None
+  _globals['_GENERATEIMAGESMETADATA'].fields_by_name['served_by']._serialized_options = b'\342A\001\003'
+  _globals['_GENERATEIMAGESMETADATA'].fields_by_name['create_time']._loaded_options = None
+  _globals['_GENERATEIMAGESMETADATA'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
+  _globals['_GENERATEIMAGESMETADATA'].fields_by_name['update_time']._loaded_options = None
+  _globals['_GENERATEIMAGESMETADATA'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
   _globals['_GENERATEIMAGESRESPONSE'].fields_by_name['images']._loaded_options = None
   _globals['_GENERATEIMAGESRESPONSE'].fields_by_name['images']._serialized_options = b'\342A\001\003'
   _globals['_GENERATEIMAGESRESPONSE'].fields_by_name['usage']._loaded_options = None
@@ -68,12 +82,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GENERATEIMAGESRESPONSE'].fields_by_name['provider_metadata']._serialized_options = b'\342A\001\003'
   _globals['_IMAGESERVICE'].methods_by_name['GenerateImages']._loaded_options = None
   _globals['_IMAGESERVICE'].methods_by_name['GenerateImages']._serialized_options = b'\202\323\344\223\002\030\"\023/v1/images:generate:\001*'
-  _globals['_IMAGEFORMAT']._serialized_start=998
-  _globals['_IMAGEFORMAT']._serialized_end=1109
-  _globals['_GENERATEIMAGESREQUEST']._serialized_start=208
-  _globals['_GENERATEIMAGESREQUEST']._serialized_end=731
-  _globals['_GENERATEIMAGESRESPONSE']._serialized_start=734
-  _globals['_GENERATEIMAGESRESPONSE']._serialized_end=996
-  _globals['_IMAGESERVICE']._serialized_start=1112
-  _globals['_IMAGESERVICE']._serialized_end=1251
+  _globals['_IMAGESERVICE'].methods_by_name['GenerateImagesLongRunning']._loaded_options = None
+  _globals['_IMAGESERVICE'].methods_by_name['GenerateImagesLongRunning']._serialized_options = b'\312A0\n\026GenerateImagesResponse\022\026GenerateImagesMetadata\202\323\344\223\002#\"\036/v1/images:generateLongRunning:\001*'
+  _globals['_IMAGEFORMAT']._serialized_start=1423
+  _globals['_IMAGEFORMAT']._serialized_end=1534
+  _globals['_GENERATEIMAGESREQUEST']._serialized_start=278
+  _globals['_GENERATEIMAGESREQUEST']._serialized_end=801
+  _globals['_GENERATEIMAGESMETADATA']._serialized_start=804
+  _globals['_GENERATEIMAGESMETADATA']._serialized_end=1156
+  _globals['_GENERATEIMAGESRESPONSE']._serialized_start=1159
+  _globals['_GENERATEIMAGESRESPONSE']._serialized_end=1421
+  _globals['_IMAGESERVICE']._serialized_start=1537
+  _globals['_IMAGESERVICE']._serialized_end=1868
 # @@protoc_insertion_point(module_scope)

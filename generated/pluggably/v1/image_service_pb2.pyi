@@ -1,6 +1,10 @@
+import datetime
+
 from google.api import annotations_pb2 as _annotations_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
+from google.longrunning import operations_pb2 as _operations_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from pluggably.v1 import artifact_service_pb2 as _artifact_service_pb2
 from pluggably.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
@@ -48,6 +52,22 @@ class GenerateImagesRequest(_message.Message):
     format: ImageFormat
     provider_options: _struct_pb2.Struct
     def __init__(self, model: _Optional[_Union[_common_pb2.ModelSelection, _Mapping]] = ..., prompt: _Optional[str] = ..., negative_prompt: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., image_count: _Optional[int] = ..., steps: _Optional[int] = ..., guidance_scale: _Optional[float] = ..., seed: _Optional[int] = ..., format: _Optional[_Union[ImageFormat, str]] = ..., provider_options: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class GenerateImagesMetadata(_message.Message):
+    __slots__ = ("stage", "steps_done", "steps_total", "served_by", "create_time", "update_time")
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    STEPS_DONE_FIELD_NUMBER: _ClassVar[int]
+    STEPS_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    SERVED_BY_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    stage: _common_pb2.GenerationStage
+    steps_done: int
+    steps_total: int
+    served_by: _common_pb2.ServedBy
+    create_time: _timestamp_pb2.Timestamp
+    update_time: _timestamp_pb2.Timestamp
+    def __init__(self, stage: _Optional[_Union[_common_pb2.GenerationStage, str]] = ..., steps_done: _Optional[int] = ..., steps_total: _Optional[int] = ..., served_by: _Optional[_Union[_common_pb2.ServedBy, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class GenerateImagesResponse(_message.Message):
     __slots__ = ("images", "usage", "served_by", "provider_metadata")

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from google.longrunning import operations_pb2 as google_dot_longrunning_dot_operations__pb2
 from pluggably.v1 import image_service_pb2 as pluggably_dot_v1_dot_image__service__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -26,11 +27,27 @@ if _version_not_supported:
 
 
 class ImageServiceStub:
-    """Image generation (SYS-REQ-004). Images are stored as artifacts with signed,
+    """Image generation (SYS-REQ-004), from a local diffusers pipeline (torch or
+    ONNX Runtime) or a provider. Images are stored as artifacts with signed,
     expiring download URLs (SYS-REQ-016).
 
-    Errors: as `TextService`; until a local image runner is installed,
-    `GenerateImages` answers `UNIMPLEMENTED` with reason `FEATURE_NOT_SUPPORTED`.
+    Errors, each a `google.rpc.Status` with a `google.rpc.ErrorInfo` in the
+    `pluggably.dev` domain:
+    * `INVALID_ARGUMENT`, reason `VALIDATION_ERROR`, with a `google.rpc.BadRequest`
+    naming each bad field: a size that is not a multiple of 8 or outside what
+    the model and `generation.max_image_side_px` allow, more than 4 images, too
+    many steps, an unknown model.
+    * `FAILED_PRECONDITION`, reason `NO_MODEL_FOR_MODALITY`: no image model is
+    installed; the message names the command that installs one.
+    * `UNIMPLEMENTED`, reason `FEATURE_NOT_SUPPORTED`: the model does not make
+    images, or cannot run on the runtime asked for.
+    * `UNAVAILABLE`, reason `BACKEND_UNAVAILABLE`, with a `google.rpc.RetryInfo`:
+    the model could not be loaded.
+    * `RESOURCE_EXHAUSTED`: reason `OVERLOADED` (every generation slot busy, with
+    `RetryInfo`) or `QUOTA_EXCEEDED` (the artifact store or the disk is full,
+    with `QuotaFailure`).
+    * `CANCELLED` / `DEADLINE_EXCEEDED`: the denoising loop stops before its next
+    step and the slot is free.
     """
 
     def __init__(self, channel):
@@ -44,18 +61,52 @@ class ImageServiceStub:
                 request_serializer=pluggably_dot_v1_dot_image__service__pb2.GenerateImagesRequest.SerializeToString,
                 response_deserializer=pluggably_dot_v1_dot_image__service__pb2.GenerateImagesResponse.FromString,
                 _registered_method=True)
+        self.GenerateImagesLongRunning = channel.unary_unary(
+                '/pluggably.v1.ImageService/GenerateImagesLongRunning',
+                request_serializer=pluggably_dot_v1_dot_image__service__pb2.GenerateImagesRequest.SerializeToString,
+                response_deserializer=google_dot_longrunning_dot_operations__pb2.Operation.FromString,
+                _registered_method=True)
 
 
 class ImageServiceServicer:
-    """Image generation (SYS-REQ-004). Images are stored as artifacts with signed,
+    """Image generation (SYS-REQ-004), from a local diffusers pipeline (torch or
+    ONNX Runtime) or a provider. Images are stored as artifacts with signed,
     expiring download URLs (SYS-REQ-016).
 
-    Errors: as `TextService`; until a local image runner is installed,
-    `GenerateImages` answers `UNIMPLEMENTED` with reason `FEATURE_NOT_SUPPORTED`.
+    Errors, each a `google.rpc.Status` with a `google.rpc.ErrorInfo` in the
+    `pluggably.dev` domain:
+    * `INVALID_ARGUMENT`, reason `VALIDATION_ERROR`, with a `google.rpc.BadRequest`
+    naming each bad field: a size that is not a multiple of 8 or outside what
+    the model and `generation.max_image_side_px` allow, more than 4 images, too
+    many steps, an unknown model.
+    * `FAILED_PRECONDITION`, reason `NO_MODEL_FOR_MODALITY`: no image model is
+    installed; the message names the command that installs one.
+    * `UNIMPLEMENTED`, reason `FEATURE_NOT_SUPPORTED`: the model does not make
+    images, or cannot run on the runtime asked for.
+    * `UNAVAILABLE`, reason `BACKEND_UNAVAILABLE`, with a `google.rpc.RetryInfo`:
+    the model could not be loaded.
+    * `RESOURCE_EXHAUSTED`: reason `OVERLOADED` (every generation slot busy, with
+    `RetryInfo`) or `QUOTA_EXCEEDED` (the artifact store or the disk is full,
+    with `QuotaFailure`).
+    * `CANCELLED` / `DEADLINE_EXCEEDED`: the denoising loop stops before its next
+    step and the slot is free.
     """
 
     def GenerateImages(self, request, context):
-        """Generates images from a text prompt.
+        """Generates images from a text prompt and returns them when done. For fast
+        models (a few steps); slow ones are better started with
+        `GenerateImagesLongRunning`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GenerateImagesLongRunning(self, request, context):
+        """Starts generating images as a long-running operation, with step progress
+        in its `GenerateImagesMetadata`, on the same `Operations` service (get,
+        wait, cancel, and `WatchOperation` for progress as Server-Sent Events) as
+        model downloads. Request errors are returned by this call; errors while
+        generating end the operation with them.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -69,6 +120,11 @@ def add_ImageServiceServicer_to_server(servicer, server):
                     request_deserializer=pluggably_dot_v1_dot_image__service__pb2.GenerateImagesRequest.FromString,
                     response_serializer=pluggably_dot_v1_dot_image__service__pb2.GenerateImagesResponse.SerializeToString,
             ),
+            'GenerateImagesLongRunning': grpc.unary_unary_rpc_method_handler(
+                    servicer.GenerateImagesLongRunning,
+                    request_deserializer=pluggably_dot_v1_dot_image__service__pb2.GenerateImagesRequest.FromString,
+                    response_serializer=google_dot_longrunning_dot_operations__pb2.Operation.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'pluggably.v1.ImageService', rpc_method_handlers)
@@ -78,11 +134,27 @@ def add_ImageServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class ImageService:
-    """Image generation (SYS-REQ-004). Images are stored as artifacts with signed,
+    """Image generation (SYS-REQ-004), from a local diffusers pipeline (torch or
+    ONNX Runtime) or a provider. Images are stored as artifacts with signed,
     expiring download URLs (SYS-REQ-016).
 
-    Errors: as `TextService`; until a local image runner is installed,
-    `GenerateImages` answers `UNIMPLEMENTED` with reason `FEATURE_NOT_SUPPORTED`.
+    Errors, each a `google.rpc.Status` with a `google.rpc.ErrorInfo` in the
+    `pluggably.dev` domain:
+    * `INVALID_ARGUMENT`, reason `VALIDATION_ERROR`, with a `google.rpc.BadRequest`
+    naming each bad field: a size that is not a multiple of 8 or outside what
+    the model and `generation.max_image_side_px` allow, more than 4 images, too
+    many steps, an unknown model.
+    * `FAILED_PRECONDITION`, reason `NO_MODEL_FOR_MODALITY`: no image model is
+    installed; the message names the command that installs one.
+    * `UNIMPLEMENTED`, reason `FEATURE_NOT_SUPPORTED`: the model does not make
+    images, or cannot run on the runtime asked for.
+    * `UNAVAILABLE`, reason `BACKEND_UNAVAILABLE`, with a `google.rpc.RetryInfo`:
+    the model could not be loaded.
+    * `RESOURCE_EXHAUSTED`: reason `OVERLOADED` (every generation slot busy, with
+    `RetryInfo`) or `QUOTA_EXCEEDED` (the artifact store or the disk is full,
+    with `QuotaFailure`).
+    * `CANCELLED` / `DEADLINE_EXCEEDED`: the denoising loop stops before its next
+    step and the slot is free.
     """
 
     @staticmethod
@@ -102,6 +174,33 @@ class ImageService:
             '/pluggably.v1.ImageService/GenerateImages',
             pluggably_dot_v1_dot_image__service__pb2.GenerateImagesRequest.SerializeToString,
             pluggably_dot_v1_dot_image__service__pb2.GenerateImagesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GenerateImagesLongRunning(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pluggably.v1.ImageService/GenerateImagesLongRunning',
+            pluggably_dot_v1_dot_image__service__pb2.GenerateImagesRequest.SerializeToString,
+            google_dot_longrunning_dot_operations__pb2.Operation.FromString,
             options,
             channel_credentials,
             insecure,

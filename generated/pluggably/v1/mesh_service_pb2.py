@@ -26,11 +26,12 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.longrunning import operations_pb2 as google_dot_longrunning_dot_operations__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from pluggably.v1 import artifact_service_pb2 as pluggably_dot_v1_dot_artifact__service__pb2
 from pluggably.v1 import common_pb2 as pluggably_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fpluggably/v1/mesh_service.proto\x12\x0cpluggably.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a#google/longrunning/operations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a#pluggably/v1/artifact_service.proto\x1a\x19pluggably/v1/common.proto\"\xf8\x02\n\x13GenerateMeshRequest\x12\x38\n\x05model\x18\x01 \x01(\x0b\x32\x1c.pluggably.v1.ModelSelectionB\x04\xe2\x41\x01\x01R\x05model\x12\x1c\n\x06prompt\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x06prompt\x12\x36\n\x06\x66ormat\x18\x03 \x01(\x0e\x32\x18.pluggably.v1.MeshFormatB\x04\xe2\x41\x01\x01R\x06\x66ormat\x12\x1a\n\x05steps\x18\x04 \x01(\x05\x42\x04\xe2\x41\x01\x01R\x05steps\x12\x30\n\x0eguidance_scale\x18\x05 \x01(\x02\x42\x04\xe2\x41\x01\x01H\x00R\rguidanceScale\x88\x01\x01\x12\x1d\n\x04seed\x18\x06 \x01(\x03\x42\x04\xe2\x41\x01\x01H\x01R\x04seed\x88\x01\x01\x12H\n\x10provider_options\x18\x07 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x01R\x0fproviderOptionsB\x11\n\x0f_guidance_scaleB\x07\n\x05_seed\"\x9d\x01\n\x14GenerateMeshMetadata\x12#\n\nsteps_done\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x03R\tstepsDone\x12%\n\x0bsteps_total\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x03R\nstepsTotal\x12\x39\n\tserved_by\x18\x03 \x01(\x0b\x32\x16.pluggably.v1.ServedByB\x04\xe2\x41\x01\x03R\x08servedBy\"\xce\x02\n\x14GenerateMeshResponse\x12\x30\n\x04mesh\x18\x01 \x01(\x0b\x32\x16.pluggably.v1.ArtifactB\x04\xe2\x41\x01\x03R\x04mesh\x12\'\n\x0cvertex_count\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x03R\x0bvertexCount\x12#\n\nface_count\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x03R\tfaceCount\x12/\n\x05usage\x18\x04 \x01(\x0b\x32\x13.pluggably.v1.UsageB\x04\xe2\x41\x01\x03R\x05usage\x12\x39\n\tserved_by\x18\x05 \x01(\x0b\x32\x16.pluggably.v1.ServedByB\x04\xe2\x41\x01\x03R\x08servedBy\x12J\n\x11provider_metadata\x18\x06 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x03R\x10providerMetadata*h\n\nMeshFormat\x12\x1b\n\x17MESH_FORMAT_UNSPECIFIED\x10\x00\x12\x13\n\x0fMESH_FORMAT_GLB\x10\x01\x12\x13\n\x0fMESH_FORMAT_OBJ\x10\x02\x12\x13\n\x0fMESH_FORMAT_PLY\x10\x03\x32\xaf\x01\n\x0bMeshService\x12\x9f\x01\n\x0cGenerateMesh\x12!.pluggably.v1.GenerateMeshRequest\x1a\x1d.google.longrunning.Operation\"M\xca\x41,\n\x14GenerateMeshResponse\x12\x14GenerateMeshMetadata\x82\xd3\xe4\x93\x02\x18\"\x13/v1/meshes:generate:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fpluggably/v1/mesh_service.proto\x12\x0cpluggably.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a#google/longrunning/operations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#pluggably/v1/artifact_service.proto\x1a\x19pluggably/v1/common.proto\"\xf8\x02\n\x13GenerateMeshRequest\x12\x38\n\x05model\x18\x01 \x01(\x0b\x32\x1c.pluggably.v1.ModelSelectionB\x04\xe2\x41\x01\x01R\x05model\x12\x1c\n\x06prompt\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x06prompt\x12\x36\n\x06\x66ormat\x18\x03 \x01(\x0e\x32\x18.pluggably.v1.MeshFormatB\x04\xe2\x41\x01\x01R\x06\x66ormat\x12\x1a\n\x05steps\x18\x04 \x01(\x05\x42\x04\xe2\x41\x01\x01R\x05steps\x12\x30\n\x0eguidance_scale\x18\x05 \x01(\x02\x42\x04\xe2\x41\x01\x01H\x00R\rguidanceScale\x88\x01\x01\x12\x1d\n\x04seed\x18\x06 \x01(\x03\x42\x04\xe2\x41\x01\x01H\x01R\x04seed\x88\x01\x01\x12H\n\x10provider_options\x18\x07 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x01R\x0fproviderOptionsB\x11\n\x0f_guidance_scaleB\x07\n\x05_seed\"\xde\x02\n\x14GenerateMeshMetadata\x12#\n\nsteps_done\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x03R\tstepsDone\x12%\n\x0bsteps_total\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x03R\nstepsTotal\x12\x39\n\tserved_by\x18\x03 \x01(\x0b\x32\x16.pluggably.v1.ServedByB\x04\xe2\x41\x01\x03R\x08servedBy\x12\x39\n\x05stage\x18\x04 \x01(\x0e\x32\x1d.pluggably.v1.GenerationStageB\x04\xe2\x41\x01\x03R\x05stage\x12\x41\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\ncreateTime\x12\x41\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\nupdateTime\"\xce\x02\n\x14GenerateMeshResponse\x12\x30\n\x04mesh\x18\x01 \x01(\x0b\x32\x16.pluggably.v1.ArtifactB\x04\xe2\x41\x01\x03R\x04mesh\x12\'\n\x0cvertex_count\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x03R\x0bvertexCount\x12#\n\nface_count\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x03R\tfaceCount\x12/\n\x05usage\x18\x04 \x01(\x0b\x32\x13.pluggably.v1.UsageB\x04\xe2\x41\x01\x03R\x05usage\x12\x39\n\tserved_by\x18\x05 \x01(\x0b\x32\x16.pluggably.v1.ServedByB\x04\xe2\x41\x01\x03R\x08servedBy\x12J\n\x11provider_metadata\x18\x06 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x03R\x10providerMetadata*h\n\nMeshFormat\x12\x1b\n\x17MESH_FORMAT_UNSPECIFIED\x10\x00\x12\x13\n\x0fMESH_FORMAT_GLB\x10\x01\x12\x13\n\x0fMESH_FORMAT_OBJ\x10\x02\x12\x13\n\x0fMESH_FORMAT_PLY\x10\x03\x32\xaf\x01\n\x0bMeshService\x12\x9f\x01\n\x0cGenerateMesh\x12!.pluggably.v1.GenerateMeshRequest\x1a\x1d.google.longrunning.Operation\"M\xca\x41,\n\x14GenerateMeshResponse\x12\x14GenerateMeshMetadata\x82\xd3\xe4\x93\x02\x18\"\x13/v1/meshes:generate:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -57,6 +58,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GENERATEMESHMETADATA'].fields_by_name['steps_total']._serialized_options = b'\342A\001\003'
   _globals['_GENERATEMESHMETADATA'].fields_by_name['served_by']._loaded_options = None
   _globals['_GENERATEMESHMETADATA'].fields_by_name['served_by']._serialized_options = b'\342A\001\003'
+  _globals['_GENERATEMESHMETADATA'].fields_by_name['stage']._loaded_options = None
+  _globals['_GENERATEMESHMETADATA'].fields_by_name['stage']._serialized_options = b'\342A\001\003'
+  _globals['_GENERATEMESHMETADATA'].fields_by_name['create_time']._loaded_options = None
+  _globals['_GENERATEMESHMETADATA'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
+  _globals['_GENERATEMESHMETADATA'].fields_by_name['update_time']._loaded_options = None
+  _globals['_GENERATEMESHMETADATA'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
   _globals['_GENERATEMESHRESPONSE'].fields_by_name['mesh']._loaded_options = None
   _globals['_GENERATEMESHRESPONSE'].fields_by_name['mesh']._serialized_options = b'\342A\001\003'
   _globals['_GENERATEMESHRESPONSE'].fields_by_name['vertex_count']._loaded_options = None
@@ -71,14 +78,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GENERATEMESHRESPONSE'].fields_by_name['provider_metadata']._serialized_options = b'\342A\001\003'
   _globals['_MESHSERVICE'].methods_by_name['GenerateMesh']._loaded_options = None
   _globals['_MESHSERVICE'].methods_by_name['GenerateMesh']._serialized_options = b'\312A,\n\024GenerateMeshResponse\022\024GenerateMeshMetadata\202\323\344\223\002\030\"\023/v1/meshes:generate:\001*'
-  _globals['_MESHFORMAT']._serialized_start=1119
-  _globals['_MESHFORMAT']._serialized_end=1223
-  _globals['_GENERATEMESHREQUEST']._serialized_start=244
-  _globals['_GENERATEMESHREQUEST']._serialized_end=620
-  _globals['_GENERATEMESHMETADATA']._serialized_start=623
-  _globals['_GENERATEMESHMETADATA']._serialized_end=780
-  _globals['_GENERATEMESHRESPONSE']._serialized_start=783
-  _globals['_GENERATEMESHRESPONSE']._serialized_end=1117
-  _globals['_MESHSERVICE']._serialized_start=1226
-  _globals['_MESHSERVICE']._serialized_end=1401
+  _globals['_MESHFORMAT']._serialized_start=1345
+  _globals['_MESHFORMAT']._serialized_end=1449
+  _globals['_GENERATEMESHREQUEST']._serialized_start=277
+  _globals['_GENERATEMESHREQUEST']._serialized_end=653
+  _globals['_GENERATEMESHMETADATA']._serialized_start=656
+  _globals['_GENERATEMESHMETADATA']._serialized_end=1006
+  _globals['_GENERATEMESHRESPONSE']._serialized_start=1009
+  _globals['_GENERATEMESHRESPONSE']._serialized_end=1343
+  _globals['_MESHSERVICE']._serialized_start=1452
+  _globals['_MESHSERVICE']._serialized_end=1627
 # @@protoc_insertion_point(module_scope)

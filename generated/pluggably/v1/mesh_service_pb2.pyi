@@ -1,7 +1,10 @@
+import datetime
+
 from google.api import annotations_pb2 as _annotations_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.longrunning import operations_pb2 as _operations_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from pluggably.v1 import artifact_service_pb2 as _artifact_service_pb2
 from pluggably.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -42,14 +45,20 @@ class GenerateMeshRequest(_message.Message):
     def __init__(self, model: _Optional[_Union[_common_pb2.ModelSelection, _Mapping]] = ..., prompt: _Optional[str] = ..., format: _Optional[_Union[MeshFormat, str]] = ..., steps: _Optional[int] = ..., guidance_scale: _Optional[float] = ..., seed: _Optional[int] = ..., provider_options: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class GenerateMeshMetadata(_message.Message):
-    __slots__ = ("steps_done", "steps_total", "served_by")
+    __slots__ = ("steps_done", "steps_total", "served_by", "stage", "create_time", "update_time")
     STEPS_DONE_FIELD_NUMBER: _ClassVar[int]
     STEPS_TOTAL_FIELD_NUMBER: _ClassVar[int]
     SERVED_BY_FIELD_NUMBER: _ClassVar[int]
+    STAGE_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     steps_done: int
     steps_total: int
     served_by: _common_pb2.ServedBy
-    def __init__(self, steps_done: _Optional[int] = ..., steps_total: _Optional[int] = ..., served_by: _Optional[_Union[_common_pb2.ServedBy, _Mapping]] = ...) -> None: ...
+    stage: _common_pb2.GenerationStage
+    create_time: _timestamp_pb2.Timestamp
+    update_time: _timestamp_pb2.Timestamp
+    def __init__(self, steps_done: _Optional[int] = ..., steps_total: _Optional[int] = ..., served_by: _Optional[_Union[_common_pb2.ServedBy, _Mapping]] = ..., stage: _Optional[_Union[_common_pb2.GenerationStage, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class GenerateMeshResponse(_message.Message):
     __slots__ = ("mesh", "vertex_count", "face_count", "usage", "served_by", "provider_metadata")

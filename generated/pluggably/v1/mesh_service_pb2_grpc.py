@@ -27,11 +27,19 @@ if _version_not_supported:
 
 
 class MeshServiceStub:
-    """3D mesh generation (SYS-REQ-004). A mesh can take minutes, so generation is
-    a long-running operation; the finished mesh is stored as an artifact.
+    """3D mesh generation (SYS-REQ-004), from a local Shap-E pipeline (diffusers)
+    or a provider. A mesh can take minutes, so generation is a long-running
+    operation: progress (denoising steps, then decoding) is in its
+    `GenerateMeshMetadata`, `CancelOperation` stops it before the next step, and
+    `WatchOperation` streams it as Server-Sent Events. The finished mesh is
+    stored as an artifact (GLB by default, or OBJ or PLY).
 
-    Errors: as `TextService`; until a local mesh runner is installed,
-    `GenerateMesh` answers `UNIMPLEMENTED` with reason `FEATURE_NOT_SUPPORTED`.
+    Errors of the call, as `ImageService`'s (`VALIDATION_ERROR`,
+    `NO_MODEL_FOR_MODALITY`, `FEATURE_NOT_SUPPORTED`, `QUOTA_EXCEEDED`). Errors
+    while generating end the operation: `BACKEND_UNAVAILABLE` (the model could
+    not be loaded), `CANCELLED`, and `FAILED_PRECONDITION` with reason
+    `EMPTY_MESH` when the model produced no surface (try another seed or more
+    steps); an empty file is never stored.
     """
 
     def __init__(self, channel):
@@ -48,11 +56,19 @@ class MeshServiceStub:
 
 
 class MeshServiceServicer:
-    """3D mesh generation (SYS-REQ-004). A mesh can take minutes, so generation is
-    a long-running operation; the finished mesh is stored as an artifact.
+    """3D mesh generation (SYS-REQ-004), from a local Shap-E pipeline (diffusers)
+    or a provider. A mesh can take minutes, so generation is a long-running
+    operation: progress (denoising steps, then decoding) is in its
+    `GenerateMeshMetadata`, `CancelOperation` stops it before the next step, and
+    `WatchOperation` streams it as Server-Sent Events. The finished mesh is
+    stored as an artifact (GLB by default, or OBJ or PLY).
 
-    Errors: as `TextService`; until a local mesh runner is installed,
-    `GenerateMesh` answers `UNIMPLEMENTED` with reason `FEATURE_NOT_SUPPORTED`.
+    Errors of the call, as `ImageService`'s (`VALIDATION_ERROR`,
+    `NO_MODEL_FOR_MODALITY`, `FEATURE_NOT_SUPPORTED`, `QUOTA_EXCEEDED`). Errors
+    while generating end the operation: `BACKEND_UNAVAILABLE` (the model could
+    not be loaded), `CANCELLED`, and `FAILED_PRECONDITION` with reason
+    `EMPTY_MESH` when the model produced no surface (try another seed or more
+    steps); an empty file is never stored.
     """
 
     def GenerateMesh(self, request, context):
@@ -80,11 +96,19 @@ def add_MeshServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class MeshService:
-    """3D mesh generation (SYS-REQ-004). A mesh can take minutes, so generation is
-    a long-running operation; the finished mesh is stored as an artifact.
+    """3D mesh generation (SYS-REQ-004), from a local Shap-E pipeline (diffusers)
+    or a provider. A mesh can take minutes, so generation is a long-running
+    operation: progress (denoising steps, then decoding) is in its
+    `GenerateMeshMetadata`, `CancelOperation` stops it before the next step, and
+    `WatchOperation` streams it as Server-Sent Events. The finished mesh is
+    stored as an artifact (GLB by default, or OBJ or PLY).
 
-    Errors: as `TextService`; until a local mesh runner is installed,
-    `GenerateMesh` answers `UNIMPLEMENTED` with reason `FEATURE_NOT_SUPPORTED`.
+    Errors of the call, as `ImageService`'s (`VALIDATION_ERROR`,
+    `NO_MODEL_FOR_MODALITY`, `FEATURE_NOT_SUPPORTED`, `QUOTA_EXCEEDED`). Errors
+    while generating end the operation: `BACKEND_UNAVAILABLE` (the model could
+    not be loaded), `CANCELLED`, and `FAILED_PRECONDITION` with reason
+    `EMPTY_MESH` when the model produced no surface (try another seed or more
+    steps); an empty file is never stored.
     """
 
     @staticmethod

@@ -275,7 +275,7 @@ class GetStorageRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class Storage(_message.Message):
-    __slots__ = ("name", "models_bytes", "staging_bytes", "budget_bytes", "free_disk_bytes", "min_free_disk_bytes", "models")
+    __slots__ = ("name", "models_bytes", "staging_bytes", "budget_bytes", "free_disk_bytes", "min_free_disk_bytes", "models", "artifacts_bytes", "artifacts_budget_bytes")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODELS_BYTES_FIELD_NUMBER: _ClassVar[int]
     STAGING_BYTES_FIELD_NUMBER: _ClassVar[int]
@@ -283,6 +283,8 @@ class Storage(_message.Message):
     FREE_DISK_BYTES_FIELD_NUMBER: _ClassVar[int]
     MIN_FREE_DISK_BYTES_FIELD_NUMBER: _ClassVar[int]
     MODELS_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACTS_BYTES_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACTS_BUDGET_BYTES_FIELD_NUMBER: _ClassVar[int]
     name: str
     models_bytes: int
     staging_bytes: int
@@ -290,7 +292,9 @@ class Storage(_message.Message):
     free_disk_bytes: int
     min_free_disk_bytes: int
     models: _containers.RepeatedCompositeFieldContainer[ModelStorage]
-    def __init__(self, name: _Optional[str] = ..., models_bytes: _Optional[int] = ..., staging_bytes: _Optional[int] = ..., budget_bytes: _Optional[int] = ..., free_disk_bytes: _Optional[int] = ..., min_free_disk_bytes: _Optional[int] = ..., models: _Optional[_Iterable[_Union[ModelStorage, _Mapping]]] = ...) -> None: ...
+    artifacts_bytes: int
+    artifacts_budget_bytes: int
+    def __init__(self, name: _Optional[str] = ..., models_bytes: _Optional[int] = ..., staging_bytes: _Optional[int] = ..., budget_bytes: _Optional[int] = ..., free_disk_bytes: _Optional[int] = ..., min_free_disk_bytes: _Optional[int] = ..., models: _Optional[_Iterable[_Union[ModelStorage, _Mapping]]] = ..., artifacts_bytes: _Optional[int] = ..., artifacts_budget_bytes: _Optional[int] = ...) -> None: ...
 
 class ModelStorage(_message.Message):
     __slots__ = ("model", "size_bytes", "pinned", "last_use_time")
@@ -323,13 +327,15 @@ class CleanupStorageResponse(_message.Message):
     def __init__(self, items: _Optional[_Iterable[_Union[CleanupItem, _Mapping]]] = ..., freed_bytes: _Optional[int] = ..., dry_run: _Optional[bool] = ...) -> None: ...
 
 class CleanupItem(_message.Message):
-    __slots__ = ("model", "path", "size_bytes", "reason")
+    __slots__ = ("model", "path", "size_bytes", "reason", "artifact")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
     SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_FIELD_NUMBER: _ClassVar[int]
     model: str
     path: str
     size_bytes: int
     reason: str
-    def __init__(self, model: _Optional[str] = ..., path: _Optional[str] = ..., size_bytes: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+    artifact: str
+    def __init__(self, model: _Optional[str] = ..., path: _Optional[str] = ..., size_bytes: _Optional[int] = ..., reason: _Optional[str] = ..., artifact: _Optional[str] = ...) -> None: ...

@@ -159,14 +159,15 @@ class ModelServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetStorage(self, request, context):
-        """Reports the disk used by models, staging data and the budget.
+        """Reports the disk used by models, staging data and artifacts, and the budget.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CleanupStorage(self, request, context):
-        """Removes orphaned files and applies the retention policy.
+        """Removes orphaned files and expired artifacts, then applies the retention
+        policy.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

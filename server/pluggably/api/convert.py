@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from google.longrunning import operations_pb2
@@ -10,13 +11,23 @@ from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
 from pluggably.core import models as domain
 from pluggably.core import operations
+from pluggably.core.artifacts import SignedArtifact
 from pluggably.core.errors import ValidationError
-from pluggably.core.generation import common, text
+from pluggably.core.generation import common, images, meshes, text
+from pluggably.core.generation.image_service import IMAGES_KIND
+from pluggably.core.generation.mesh_service import MESH_KIND
 from pluggably.core.models import downloads
 from pluggably.core.models import storage as domain_storage
 from pluggably.core.models.serialization import model_from_json
 from pluggably.rpc.status import to_status
-from pluggably.v1 import common_pb2, model_service_pb2, text_service_pb2
+from pluggably.v1 import (
+    artifact_service_pb2,
+    common_pb2,
+    image_service_pb2,
+    mesh_service_pb2,
+    model_service_pb2,
+    text_service_pb2,
+)
 
 RUNTIME_TO_PROTO = {
     domain.Runtime.ONNX: common_pb2.RUNTIME_ONNX,
@@ -215,13 +226,145 @@ def download_metadata(value: dict[str, Any], op: operations.Operation) -> model_
     return metadata
 
 
-def operation(value: operations.Operation) -> operations_pb2.Operation:
-    """A domain operation as `google.longrunning.Operation`, with typed metadata and result."""
+STAGE_OF_GENERATION = {
+    common.Stage.QUEUED: common_pb2.GENERATION_STAGE_QUEUED,
+    common.Stage.LOADING: common_pb2.GENERATION_STAGE_QUEUED,
+    common.Stage.DENOISING: common_pb2.GENERATION_STAGE_DENOISING,
+    common.Stage.DECODING: common_pb2.GENERATION_STAGE_DECODING,
+    common.Stage.STORING: common_pb2.GENERATION_STAGE_STORING,
+    common.Stage.DONE: common_pb2.GENERATION_STAGE_DONE,
+}
+IMAGE_FORMAT_FROM_PROTO = {
+    image_service_pb2.IMAGE_FORMAT_PNG: images.ImageFormat.PNG,
+    image_service_pb2.IMAGE_FORMAT_JPEG: images.ImageFormat.JPEG,
+    image_service_pb2.IMAGE_FORMAT_WEBP: images.ImageFormat.WEBP,
+}
+MESH_FORMAT_FROM_PROTO = {
+    mesh_service_pb2.MESH_FORMAT_GLB: meshes.MeshFormat.GLB,
+    mesh_service_pb2.MESH_FORMAT_OBJ: meshes.MeshFormat.OBJ,
+    mesh_service_pb2.MESH_FORMAT_PLY: meshes.MeshFormat.PLY,
+}
+
+# Finds a stored artifact by id, freshly signed; None once it is gone (expired or deleted).
+ArtifactLookup = Callable[[str], SignedArtifact | None]
+
+
+def _optional(message: Any, field: str) -> Any:
+    return getattr(message, field) if message.HasField(field) else None
+
+
+def _enum(value: int, known: Mapping[int, Any], field: str) -> Any:
+    """A request enum; UNSPECIFIED (0) is None, an unknown number a VALIDATION_ERROR."""
+    if value and value not in known:
+        raise ValidationError.single(field, f"unknown value {value}")
+    return known.get(value)
+
+
+def image_request(message: image_service_pb2.GenerateImagesRequest) -> images.ImageRequest:
+    return images.ImageRequest(
+        selection=model_selection(message.model),
+        prompt=message.prompt,
+        negative_prompt=message.negative_prompt,
+        width=message.width or None,
+        height=message.height or None,
+        image_count=message.image_count or None,
+        steps=message.steps or None,
+        guidance_scale=_optional(message, "guidance_scale"),
+        seed=_optional(message, "seed"),
+        format=_enum(message.format, IMAGE_FORMAT_FROM_PROTO, "format"),
+        provider_options=struct_to_dict(message.provider_options),
+    )
+
+
+def mesh_request(message: mesh_service_pb2.GenerateMeshRequest) -> meshes.MeshRequest:
+    return meshes.MeshRequest(
+        selection=model_selection(message.model),
+        prompt=message.prompt,
+        steps=message.steps or None,
+        guidance_scale=_optional(message, "guidance_scale"),
+        seed=_optional(message, "seed"),
+        format=_enum(message.format, MESH_FORMAT_FROM_PROTO, "format"),
+        provider_options=struct_to_dict(message.provider_options),
+    )
+
+
+def artifact(value: SignedArtifact) -> artifact_service_pb2.Artifact:
+    stored = value.artifact
+    return artifact_service_pb2.Artifact(
+        name=stored.name,
+        mime_type=stored.mime_type,
+        size_bytes=stored.size_bytes,
+        sha256=stored.sha256,
+        create_time=timestamp(stored.create_time),
+        expire_time=timestamp(stored.expire_time),
+        download_uri=value.download_uri,
+        download_expire_time=timestamp(value.download_expire_time),
+        model=stored.model,
+    )
+
+
+def images_response(result: images.ImageResult) -> image_service_pb2.GenerateImagesResponse:
+    return image_service_pb2.GenerateImagesResponse(
+        images=[artifact(a) for a in result.images], usage=usage(result.usage), served_by=served_by(result.served_by)
+    )
+
+
+def _generation_metadata(message_type: Any, value: dict[str, Any], op: operations.Operation) -> Any:
+    metadata = message_type(
+        stage=STAGE_OF_GENERATION[common.Stage(value["stage"])],
+        steps_done=value["steps_done"],
+        steps_total=value["steps_total"],
+        create_time=timestamp(op.create_time),
+        update_time=timestamp(op.update_time),
+    )
+    if value.get("served_by"):
+        metadata.served_by.CopyFrom(served_by(common.ServedBy.from_json(value["served_by"])))
+    return metadata
+
+
+def _generation_response(
+    kind: str, value: dict[str, Any], artifact_of: ArtifactLookup
+) -> image_service_pb2.GenerateImagesResponse | mesh_service_pb2.GenerateMeshResponse:
+    who = served_by(common.ServedBy.from_json(value["served_by"]))
+    if kind == IMAGES_KIND:
+        stored = [a for a in map(artifact_of, value["artifacts"]) if a is not None]
+        return image_service_pb2.GenerateImagesResponse(
+            images=[artifact(a) for a in stored],
+            usage=usage(common.Usage(images=len(value["artifacts"]))),
+            served_by=who,
+        )
+    response = mesh_service_pb2.GenerateMeshResponse(
+        vertex_count=value["vertex_count"],
+        face_count=value["face_count"],
+        usage=usage(common.Usage(meshes=1)),
+        served_by=who,
+    )
+    if (mesh := artifact_of(value["artifact"])) is not None:
+        response.mesh.CopyFrom(artifact(mesh))
+    return response
+
+
+_GENERATION_METADATA = {
+    IMAGES_KIND: image_service_pb2.GenerateImagesMetadata,
+    MESH_KIND: mesh_service_pb2.GenerateMeshMetadata,
+}
+
+
+def operation(value: operations.Operation, artifact_of: ArtifactLookup | None = None) -> operations_pb2.Operation:
+    """A domain operation as `google.longrunning.Operation`, with typed metadata and result.
+
+    A generation's result names its artifacts; `artifact_of` finds them, signed afresh (an expired one is
+    left out of the response, as it is gone from the store).
+    """
     result = operations_pb2.Operation(name=value.name, done=value.done)
     if value.kind == downloads.DOWNLOAD_KIND:
         result.metadata.Pack(download_metadata(value.metadata, value))
         if value.result is not None:
             result.response.Pack(model(model_from_json(value.result)))
+    elif value.kind in _GENERATION_METADATA:
+        result.metadata.Pack(_generation_metadata(_GENERATION_METADATA[value.kind], value.metadata, value))
+        if value.result is not None:
+            result.response.Pack(_generation_response(value.kind, value.result, artifact_of or (lambda _: None)))
     if value.error is not None:
         result.error.CopyFrom(to_status(value.error))
     return result
@@ -244,13 +387,17 @@ def storage(usage: domain_storage.StorageUsage) -> model_service_pb2.Storage:
             )
             for m in usage.models
         ],
+        artifacts_bytes=usage.artifacts_bytes,
+        artifacts_budget_bytes=usage.artifacts_budget_bytes,
     )
 
 
 def cleanup(report: domain_storage.CleanupReport) -> model_service_pb2.CleanupStorageResponse:
     return model_service_pb2.CleanupStorageResponse(
         items=[
-            model_service_pb2.CleanupItem(model=i.model, path=i.path, size_bytes=i.size_bytes, reason=i.reason)
+            model_service_pb2.CleanupItem(
+                model=i.model, path=i.path, size_bytes=i.size_bytes, reason=i.reason, artifact=i.artifact
+            )
             for i in report.items
         ],
         freed_bytes=report.freed_bytes,

@@ -25,13 +25,14 @@ def _name(name: str) -> str:
 
 
 class OperationsServicer(operations_pb2_grpc.OperationsServicer):
-    def __init__(self, operations: Operations) -> None:
+    def __init__(self, operations: Operations, artifact_of: convert.ArtifactLookup) -> None:
         self._operations = operations
+        self._artifact_of = artifact_of
 
     async def GetOperation(
         self, request: operations_pb2.GetOperationRequest, context: aio.ServicerContext
     ) -> operations_pb2.Operation:
-        return convert.operation(self._operations.get(_name(request.name)))
+        return convert.operation(self._operations.get(_name(request.name)), self._artifact_of)
 
     async def ListOperations(
         self, request: operations_pb2.ListOperationsRequest, context: aio.ServicerContext
@@ -49,7 +50,7 @@ class OperationsServicer(operations_pb2_grpc.OperationsServicer):
         page = listed[:size]
         token = encode_page_token(page[-1].name, "") if len(listed) > size else ""
         return operations_pb2.ListOperationsResponse(
-            operations=[convert.operation(o) for o in page], next_page_token=token
+            operations=[convert.operation(o, self._artifact_of) for o in page], next_page_token=token
         )
 
     async def DeleteOperation(
@@ -72,15 +73,16 @@ class OperationsServicer(operations_pb2_grpc.OperationsServicer):
         if remaining is not None:
             timeout = min(timeout, remaining)
         waited = await self._operations.wait(_name(request.name), min(timeout, MAX_WAIT_S))
-        return convert.operation(waited)
+        return convert.operation(waited, self._artifact_of)
 
 
 class OperationWatchServicer(operation_watch_service_pb2_grpc.OperationWatchServiceServicer):
-    def __init__(self, operations: Operations) -> None:
+    def __init__(self, operations: Operations, artifact_of: convert.ArtifactLookup) -> None:
         self._operations = operations
+        self._artifact_of = artifact_of
 
     async def WatchOperation(
         self, request: operation_watch_service_pb2.WatchOperationRequest, context: aio.ServicerContext
     ) -> AsyncIterator[operations_pb2.Operation]:
         async for snapshot in self._operations.watch(_name(request.name)):
-            yield convert.operation(snapshot)
+            yield convert.operation(snapshot, self._artifact_of)

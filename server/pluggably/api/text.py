@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 
 from grpc import aio
 
 from pluggably.api import convert
+from pluggably.api.prompt_log import PromptLog
 from pluggably.core.errors import PluggablyError
 from pluggably.core.generation.text import TextDelta, TextFinished, TextRequest, TextStarted
 from pluggably.core.generation.text_service import TextGenerationService
@@ -18,25 +18,17 @@ from pluggably.rpc.interceptors import note_call_facts
 from pluggably.rpc.status import status_for_unexpected, to_status
 from pluggably.v1 import text_service_pb2, text_service_pb2_grpc
 
-log = logging.getLogger(__name__)
-
 
 class TextServicer(text_service_pb2_grpc.TextServiceServicer):
-    def __init__(self, service: TextGenerationService, log_prompts: bool) -> None:
+    def __init__(self, service: TextGenerationService, prompts: PromptLog) -> None:
         self._service = service
-        self._log_prompts = log_prompts
+        self._prompts = prompts
 
     def _log_prompt(self, request: TextRequest) -> None:
-        # DATA-REQ-003: prompt text reaches the log only when the operator asks.
-        if self._log_prompts:
-            log.info(
-                "prompt",
-                extra={"messages": [dataclasses.asdict(m) for m in request.messages], "prompt": request.prompt},
-            )
+        self._prompts.prompt(messages=[dataclasses.asdict(m) for m in request.messages], prompt=request.prompt)
 
     def _log_output(self, text: str) -> None:
-        if self._log_prompts:
-            log.info("output", extra={"text": text})
+        self._prompts.output(text=text)
 
     async def GenerateText(
         self, request: text_service_pb2.GenerateTextRequest, context: aio.ServicerContext

@@ -157,6 +157,12 @@ class QuotaExceededError(PluggablyError):
         self.violations = tuple(violations)
 
 
+class RangeNotSatisfiableError(PluggablyError):
+    """A byte range that lies outside the file."""
+
+    reason = "RANGE_NOT_SATISFIABLE"
+
+
 class DeadlineExceededError(PluggablyError):
     """The caller's deadline passed before the work finished."""
 

@@ -28,6 +28,20 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX operations_by_create_time ON operations (create_time);
     """,
+    # 2: artifacts (pluggably.core.artifacts). Ids sort by creation time.
+    """
+    CREATE TABLE artifacts (
+        id TEXT PRIMARY KEY,
+        mime_type TEXT NOT NULL,
+        size_bytes INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        create_time TEXT NOT NULL,
+        expire_time TEXT NOT NULL,
+        model TEXT NOT NULL
+    );
+    CREATE INDEX artifacts_by_sha256 ON artifacts (sha256);
+    CREATE INDEX artifacts_by_expire_time ON artifacts (expire_time);
+    """,
 )
 
 

@@ -1,11 +1,13 @@
-"""SQLite implementations of the core's stores (`pluggably.core.ports`)."""
+"""SQLite implementations of the core's stores (the ports of core.models, core.operations and core.artifacts)."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import sqlite3
 from typing import Any
 
+from pluggably.core.artifacts import Artifact
 from pluggably.core.models import ModelInfo
 from pluggably.core.models.serialization import model_from_json, model_to_json
 
@@ -45,3 +47,73 @@ class SqliteOperationStore:
 
     def delete(self, name: str) -> None:
         self._db.execute("DELETE FROM operations WHERE name = ?", (name,))
+
+
+class SqliteArtifactIndex:
+    """Times are stored as ISO 8601 UTC text, which sorts as time does."""
+
+    _COLUMNS = "id, mime_type, size_bytes, sha256, create_time, expire_time, model"
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._db = connection
+
+    @staticmethod
+    def _artifact(row: tuple[Any, ...]) -> Artifact:
+        artifact_id, mime_type, size_bytes, sha256, create_time, expire_time, model = row
+        return Artifact(
+            id=artifact_id,
+            mime_type=mime_type,
+            size_bytes=size_bytes,
+            sha256=sha256,
+            create_time=datetime.datetime.fromisoformat(create_time),
+            expire_time=datetime.datetime.fromisoformat(expire_time),
+            model=model,
+        )
+
+    @staticmethod
+    def _time(value: datetime.datetime) -> str:
+        return value.astimezone(datetime.UTC).isoformat()
+
+    def add(self, artifact: Artifact) -> None:
+        self._db.execute(
+            f"INSERT INTO artifacts ({self._COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                artifact.id,
+                artifact.mime_type,
+                artifact.size_bytes,
+                artifact.sha256,
+                self._time(artifact.create_time),
+                self._time(artifact.expire_time),
+                artifact.model,
+            ),
+        )
+
+    def get(self, artifact_id: str) -> Artifact | None:
+        row = self._db.execute(f"SELECT {self._COLUMNS} FROM artifacts WHERE id = ?", (artifact_id,)).fetchone()
+        return self._artifact(row) if row else None
+
+    def page(self, before_id: str, limit: int, model: str = "") -> list[Artifact]:
+        rows = self._db.execute(
+            f"SELECT {self._COLUMNS} FROM artifacts WHERE (? = '' OR id < ?) AND (? = '' OR model = ?) "
+            "ORDER BY id DESC LIMIT ?",
+            (before_id, before_id, model, model, limit),
+        ).fetchall()
+        return [self._artifact(row) for row in rows]
+
+    def delete(self, artifact_id: str) -> None:
+        self._db.execute("DELETE FROM artifacts WHERE id = ?", (artifact_id,))
+
+    def expired(self, now: datetime.datetime) -> list[Artifact]:
+        rows = self._db.execute(
+            f"SELECT {self._COLUMNS} FROM artifacts WHERE expire_time <= ? ORDER BY expire_time", (self._time(now),)
+        ).fetchall()
+        return [self._artifact(row) for row in rows]
+
+    def blob_in_use(self, sha256: str) -> bool:
+        return self._db.execute("SELECT 1 FROM artifacts WHERE sha256 = ? LIMIT 1", (sha256,)).fetchone() is not None
+
+    def stored_bytes(self) -> int:
+        row = self._db.execute(
+            "SELECT COALESCE(SUM(size_bytes), 0) FROM (SELECT DISTINCT sha256, size_bytes FROM artifacts)"
+        ).fetchone()
+        return int(row[0])

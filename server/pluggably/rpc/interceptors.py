@@ -35,6 +35,21 @@ HEALTH_METHOD_PREFIX = "/grpc.health.v1.Health/"
 call_facts_var: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("call_facts", default=None)
 
 
+# Initial metadata (response headers, over REST) that servicers add; sent with the first message.
+response_metadata_var: contextvars.ContextVar[list[tuple[str, str]] | None] = contextvars.ContextVar(
+    "response_metadata", default=None
+)
+
+
+def add_response_metadata(*pairs: tuple[str, str]) -> None:
+    """Adds initial metadata to the current call's response (REST: headers). The request id interceptor sends
+    it, once, with the first message: metadata can be sent only once, and sending it early would commit a REST
+    caller's response to HTTP 200 before an error could still turn it into a 4xx."""
+    current = response_metadata_var.get()
+    if current is not None:
+        current.extend(pairs)
+
+
 def note_call_facts(**facts: Any) -> None:
     """Adds fields to the current call's access-log line (no prompts, no secrets)."""
     current = call_facts_var.get()
@@ -141,15 +156,17 @@ class RequestIdInterceptor(_WrappingInterceptor):
     """
 
     @staticmethod
-    def _start(context: aio.ServicerContext) -> tuple[tuple[str, str]]:
+    def _start(context: aio.ServicerContext) -> list[tuple[str, str]]:
         request_id = _incoming_request_id(context)
         request_id_var.set(request_id)
-        return ((REQUEST_ID_HEADER, request_id),)
+        metadata = [(REQUEST_ID_HEADER, request_id)]
+        response_metadata_var.set(metadata)  # servicers add to it (`add_response_metadata`)
+        return metadata
 
     async def around_unary(self, behavior, request, context, method):  # type: ignore[no-untyped-def]
         metadata = self._start(context)
         response = await behavior(request, context)
-        await context.send_initial_metadata(metadata)
+        await context.send_initial_metadata(tuple(metadata))
         return response
 
     async def around_stream(self, behavior, request, context, method):  # type: ignore[no-untyped-def]
@@ -157,7 +174,7 @@ class RequestIdInterceptor(_WrappingInterceptor):
         first = True
         async for response in _iterate(behavior, request, context):
             if first:
-                await context.send_initial_metadata(metadata)
+                await context.send_initial_metadata(tuple(metadata))
                 first = False
             yield response
 

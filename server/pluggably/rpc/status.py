@@ -29,6 +29,7 @@ _CODES: dict[type[errors.PluggablyError], grpc.StatusCode] = {
     errors.OverloadedError: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.QuotaExceededError: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.DeadlineExceededError: grpc.StatusCode.DEADLINE_EXCEEDED,
+    errors.RangeNotSatisfiableError: grpc.StatusCode.OUT_OF_RANGE,
     errors.InternalError: grpc.StatusCode.INTERNAL,
 }
 

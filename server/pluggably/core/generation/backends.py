@@ -95,6 +95,7 @@ class MeshDescription:
     default_steps: int
     max_steps: int
     formats: tuple[MeshFormat, ...]
+    text_input: bool = True  # False: the model makes meshes from images only
 
 
 Description = TextDescription | ImageDescription | MeshDescription

@@ -27,6 +27,13 @@ class ServedBy:
     runtime: Runtime
     device: str
 
+    def to_json(self) -> dict[str, str]:
+        return {"model": self.model, "provider": self.provider, "runtime": self.runtime.value, "device": self.device}
+
+    @classmethod
+    def from_json(cls, value: dict[str, str]) -> ServedBy:
+        return cls(value["model"], value["provider"], Runtime(value["runtime"]), value["device"])
+
 
 @dataclass(frozen=True)
 class Usage:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pluggably.core.artifacts import SignedArtifact
 from pluggably.core.generation.common import GeneratedFile, ModelSelection, Progress, ServedBy, Usage
 
 
@@ -61,6 +62,6 @@ ImageEvent = Progress | ImagesGenerated
 
 @dataclass(frozen=True)
 class ImageResult:
-    images: tuple[Any, ...]  # stored artifacts (core.artifacts.SignedArtifact)
+    images: tuple[SignedArtifact, ...]
     usage: Usage
     served_by: ServedBy

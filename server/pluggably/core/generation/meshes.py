@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pluggably.core.artifacts import SignedArtifact
 from pluggably.core.generation.common import GeneratedFile, ModelSelection, Progress, ServedBy, Usage
 
 
@@ -55,7 +56,7 @@ MeshEvent = Progress | MeshGenerated
 
 @dataclass(frozen=True)
 class MeshResult:
-    mesh: Any  # the stored artifact (core.artifacts.SignedArtifact)
+    mesh: SignedArtifact
     vertex_count: int
     face_count: int
     usage: Usage

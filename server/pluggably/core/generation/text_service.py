@@ -63,7 +63,7 @@ class TextGenerationService:
         """
         validate_text_request(request)
         route = self._router.route(request.selection, Modality.TEXT)
-        reject_provider_options(request, route.provider)
+        reject_provider_options(request.provider_options, route.provider)
         if request.params.max_output_tokens is None:
             params = replace(request.params, max_output_tokens=self._limits.default_max_output_tokens)
             request = replace(request, params=params)

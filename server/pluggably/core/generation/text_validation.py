@@ -7,6 +7,9 @@ everything it receives. Field paths follow the request message
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from pluggably.core.errors import FieldViolation, ValidationError
 from pluggably.core.generation.common import MAX_SEED
 from pluggably.core.generation.text import CHAT_ROLES, MAX_STOP_SEQUENCES, TextRequest
@@ -56,9 +59,10 @@ def validate_text_request(request: TextRequest) -> None:
         raise ValidationError(violations)
 
 
-def reject_provider_options(request: TextRequest, provider: str) -> None:
-    if request.provider_options:
-        keys = ", ".join(sorted(request.provider_options))
+def reject_provider_options(options: Mapping[str, Any], provider: str) -> None:
+    """Local backends take no provider options: a request that sends some is told so, not silently ignored."""
+    if options:
+        keys = ", ".join(sorted(options))
         raise ValidationError.single(
             "provider_options", f"provider {provider!r} accepts no provider options; got: {keys}"
         )

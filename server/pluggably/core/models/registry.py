@@ -43,6 +43,7 @@ class ModelRegistry:
     def __init__(self, store: ModelStore, now: Callable[[], datetime.datetime] = utc_now) -> None:
         self._store = store
         self._now = now
+        self._listeners: list[Callable[[], None]] = []
         self.catalog = ModelCatalog()
         for model in store.load_all():
             if conflict := self.catalog.alias_conflict(model):
@@ -50,11 +51,21 @@ class ModelRegistry:
                 model = replace(model, aliases=())
             self.catalog.put(model)
 
-    def _save(self, model: ModelInfo) -> ModelInfo:
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Calls `listener` after every change of what the catalog serves (not after a use is recorded)."""
+        self._listeners.append(listener)
+
+    def _changed(self) -> None:
+        for listener in self._listeners:
+            listener()
+
+    def _save(self, model: ModelInfo, notify: bool = True) -> ModelInfo:
         if conflict := self.catalog.alias_conflict(model):
             raise AlreadyExistsError(conflict, metadata={"model": model.name})
         self._store.save(model)
         self.catalog.put(model)
+        if notify:
+            self._changed()
         return model
 
     def register(self, model: ModelInfo) -> ModelInfo:
@@ -112,11 +123,12 @@ class ModelRegistry:
     def remove(self, model_id: str) -> None:
         self._store.delete(model_id)
         self.catalog.remove(model_id)
+        self._changed()
 
     def record_use(self, model_id: str) -> None:
         model = self.catalog.find(model_id)
         if model is not None:
-            self._save(replace(model, last_use_time=self._now()))
+            self._save(replace(model, last_use_time=self._now()), notify=False)
 
     def sync_discovered(self, result: DiscoveryResult) -> DiscoverySummary:
         """Brings the registry in line with what a scan found on disk.

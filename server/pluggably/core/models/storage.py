@@ -18,7 +18,9 @@ import shutil
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
+from pluggably.core.artifacts.store import ExpiredArtifact
 from pluggably.core.errors import FailedPreconditionError, QuotaExceededError, QuotaViolation
 from pluggably.core.models import ModelInfo, ModelState
 from pluggably.core.models.management import STAGING_DIR, TRASH_PREFIX, ModelManager, is_inside
@@ -54,6 +56,19 @@ class StorageUsage:
     free_disk_bytes: int
     min_free_disk_bytes: int
     models: tuple[ModelUsage, ...]
+    artifacts_bytes: int = 0
+    artifacts_budget_bytes: int = 0
+
+
+class ArtifactSpace(Protocol):
+    """The artifact store, as storage sees it: bytes used, and expired artifacts to remove."""
+
+    @property
+    def budget_bytes(self) -> int: ...
+
+    def stored_bytes(self) -> int: ...
+
+    async def remove_expired(self, dry_run: bool = False) -> list[ExpiredArtifact]: ...
 
 
 @dataclass(frozen=True)
@@ -62,6 +77,7 @@ class CleanupItem:
     size_bytes: int
     reason: str
     model: str = ""  # resource name of an evicted model
+    artifact: str = ""  # resource name of an expired artifact
 
 
 @dataclass(frozen=True)
@@ -83,8 +99,10 @@ class StorageManager:
         min_free_bytes: int,
         evict_unused_after_days: float,
         active_staging: Callable[[], Collection[str]],
+        artifacts: ArtifactSpace | None = None,
         now: Callable[[], datetime.datetime] = utc_now,
     ) -> None:
+        self._artifacts = artifacts
         self._models = models
         self._models_dir = models_dir
         self._budget = budget_bytes
@@ -122,7 +140,10 @@ class StorageManager:
         staging = self._staging_sizes()
         keys = (set(staging) | set(self._reserved)) - {excluding}
         reserved = sum(max(self._reserved.get(k, 0), staging.get(k, 0)) for k in keys)
-        return sum(m.size_bytes for m in self._owned_models()) + reserved
+        return sum(m.size_bytes for m in self._owned_models()) + reserved + self._artifact_bytes()
+
+    def _artifact_bytes(self) -> int:
+        return self._artifacts.stored_bytes() if self._artifacts else 0
 
     def _free_disk(self) -> int:
         self._models_dir.mkdir(parents=True, exist_ok=True)
@@ -141,7 +162,7 @@ class StorageManager:
                 violations.append(
                     QuotaViolation(
                         "storage.budget_bytes",
-                        f"models use {used_text} and the download needs {needed_text}: "
+                        f"models and artifacts use {used_text} and {needed_text} more are needed: "
                         f"{total_text} is over the budget of {budget_text}",
                     )
                 )
@@ -153,7 +174,7 @@ class StorageManager:
             violations.append(
                 QuotaViolation(
                     "storage.min_free_bytes",
-                    f"the download needs {needed_text} and the disk has {free_text} free: "
+                    f"{needed_text} are needed and the disk has {free_text} free: "
                     f"{left_text} would be left, under the {min_free_text} that must stay free",
                 )
             )
@@ -189,6 +210,8 @@ class StorageManager:
             free_disk_bytes=self._free_disk(),
             min_free_disk_bytes=self._min_free,
             models=tuple(ModelUsage(m, m.size_bytes) for m in owned),
+            artifacts_bytes=self._artifact_bytes(),
+            artifacts_budget_bytes=self._artifacts.budget_bytes if self._artifacts else 0,
         )
 
     def _orphans(self) -> list[CleanupItem]:
@@ -241,9 +264,16 @@ class StorageManager:
         )
 
     async def cleanup(self, dry_run: bool) -> CleanupReport:
-        """Removes orphaned staging data, then applies the retention policy. Pinned and busy models stay."""
+        """Removes orphaned staging data and expired artifacts, then applies the retention policy.
+        Pinned and busy models stay."""
+        expired = await self._artifacts.remove_expired(dry_run) if self._artifacts else []
+        expired_items = [
+            CleanupItem(e.artifact.name, e.freed_bytes, "expired", artifact=e.artifact.name) for e in expired
+        ]
         orphans = await asyncio.to_thread(self._orphans)
-        evictions = await asyncio.to_thread(self._retention, sum(o.size_bytes for o in orphans))
+        # Expired artifacts already removed no longer count; in a dry run they still do, and are subtracted.
+        freed_first = sum(o.size_bytes for o in orphans) + (sum(i.size_bytes for i in expired_items) if dry_run else 0)
+        evictions = await asyncio.to_thread(self._retention, freed_first)
         if not dry_run:
             for orphan in orphans:
                 await asyncio.to_thread(shutil.rmtree, self._models_dir / orphan.path, True)
@@ -253,7 +283,7 @@ class StorageManager:
                 except FailedPreconditionError as why:  # became busy or pinned meanwhile
                     log.info("eviction skipped", extra={"model": eviction.model, "reason": why.message})
                     evictions.remove(eviction)
-        report = CleanupReport(tuple(orphans + evictions), dry_run)
+        report = CleanupReport(tuple(expired_items + orphans + evictions), dry_run)
         log.info(
             "storage cleanup",
             extra={"dry_run": dry_run, "items": len(report.items), "freed_bytes": report.freed_bytes},

@@ -1,0 +1,1 @@
+"""Filesystem implementations of the core's byte stores."""
