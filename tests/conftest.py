@@ -6,6 +6,7 @@ Every server binds 127.0.0.1. Servers and Envoys started here are stopped here.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -24,6 +25,14 @@ from pluggably.settings import (
 from pluggably.stack import Stack, start_stack
 from tests.support.loopback import settings_for_test
 from tests.support.tiny_models import build_tiny_models
+from tests.support.tiny_pipelines import (
+    TINY_SD,
+    TINY_SD_ONNX,
+    TINY_SHAP_E,
+    build_tiny_shap_e,
+    build_tiny_stable_diffusion,
+    build_tiny_stable_diffusion_onnx,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,6 +40,30 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def tiny_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_models(tmp_path_factory.mktemp("tiny-models"))
+
+
+@pytest.fixture(scope="session")
+def tiny_pipelines_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Tiny diffusers pipelines (tests/support/tiny_pipelines.py), built once: Stable Diffusion for torch and its
+    ONNX export (images), and Shap-E (meshes)."""
+    folder = tmp_path_factory.mktemp("tiny-pipelines")
+    build_tiny_stable_diffusion(folder / TINY_SD)
+    build_tiny_stable_diffusion_onnx(folder / TINY_SD, folder / TINY_SD_ONNX)
+    build_tiny_shap_e(folder / TINY_SHAP_E)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def all_models_dir(tiny_models_dir: Path, tiny_pipelines_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One models directory with every tiny model: text, image (torch and ONNX) and mesh."""
+    folder = tmp_path_factory.mktemp("all-models")
+    for source in (tiny_models_dir, tiny_pipelines_dir):
+        shutil.copytree(source, folder, dirs_exist_ok=True)
+    return folder
+
+
+# Tiny meshes on a small grid: a tenth of a second instead of seconds.
+FAST_MESHES = {"mesh_grid_size": 32}
 
 
 async def envoy_sees_the_server_healthy(settings: Settings, timeout_s: float = 15.0) -> None:

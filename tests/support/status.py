@@ -28,6 +28,7 @@ class StatusDetails:
     metadata: dict[str, str] = field(default_factory=dict)
     field_violations: dict[str, str] = field(default_factory=dict)
     retry_delay_s: float | None = None
+    quota_violations: dict[str, str] = field(default_factory=dict)
 
 
 def from_status(status: status_pb2.Status) -> StatusDetails:
@@ -44,6 +45,8 @@ def from_status(status: status_pb2.Status) -> StatusDetails:
                     result.field_violations = {v.field: v.description for v in message.field_violations}
                 elif name == "RetryInfo":
                     result.retry_delay_s = message.retry_delay.ToTimedelta().total_seconds()
+                elif name == "QuotaFailure":
+                    result.quota_violations = {v.subject: v.description for v in message.violations}
     return result
 
 
@@ -65,4 +68,6 @@ def from_json(body: dict[str, Any]) -> StatusDetails:
             result.field_violations = {v["field"]: v["description"] for v in detail.get("fieldViolations", [])}
         elif kind == "RetryInfo":
             result.retry_delay_s = float(detail["retryDelay"].rstrip("s"))
+        elif kind == "QuotaFailure":
+            result.quota_violations = {v["subject"]: v["description"] for v in detail.get("violations", [])}
     return result

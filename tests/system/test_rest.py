@@ -97,6 +97,8 @@ async def test_sys_nfr_002_each_error_is_a_json_status(rest, method, path, body,
     status = from_json(response.json())
     assert (status.code, status.reason, status.domain) == (code, reason, "pluggably.dev")
     assert status.message
+    if reason == "NO_MODEL_FOR_MODALITY":
+        assert "pluggably models pull" in status.message
 
 
 async def test_validation_error_lists_field_violations_over_rest(rest) -> None:

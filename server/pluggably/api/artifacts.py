@@ -32,7 +32,8 @@ from pluggably.v1 import artifact_service_pb2, artifact_service_pb2_grpc
 HTTP_STATUS_KEY = "x-pluggably-http-status"
 CONTENT_LENGTH_KEY = "x-pluggably-content-length"
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-_MODEL_FILTER = re.compile(r'^\s*model\s*=\s*"(models/[a-z0-9][a-z0-9._-]*)"\s*$')
+# `+` counts as a space: Envoy passes a form-encoded query (`filter=model+%3D+...`) on undecoded.
+_MODEL_FILTER = re.compile(r'^[\s+]*model[\s+]*=[\s+]*"(models/[a-z0-9][a-z0-9._-]*)"[\s+]*$')
 
 
 def _id(name: str, field: str = "name") -> str:

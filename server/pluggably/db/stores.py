@@ -109,8 +109,13 @@ class SqliteArtifactIndex:
         ).fetchall()
         return [self._artifact(row) for row in rows]
 
-    def blob_in_use(self, sha256: str) -> bool:
-        return self._db.execute("SELECT 1 FROM artifacts WHERE sha256 = ? LIMIT 1", (sha256,)).fetchone() is not None
+    def blob_in_use(self, sha256: str, unexpired_at: datetime.datetime | None = None) -> bool:
+        if unexpired_at is None:
+            query, parameters = "SELECT 1 FROM artifacts WHERE sha256 = ? LIMIT 1", (sha256,)
+        else:
+            query = "SELECT 1 FROM artifacts WHERE sha256 = ? AND expire_time > ? LIMIT 1"
+            parameters = (sha256, self._time(unexpired_at))
+        return self._db.execute(query, parameters).fetchone() is not None
 
     def stored_bytes(self) -> int:
         row = self._db.execute(

@@ -49,10 +49,18 @@ def export_mesh(vertices: Any, faces: Any, colors: Any, mesh_format: MeshFormat)
     return data if isinstance(data, bytes) else data.encode()
 
 
+def _refuse_empty_mesh(decoder: Any, inputs: Any, mesh: Any) -> None:
+    """A forward hook on the renderer's marching cubes: a field without a surface gives no vertices, on which
+    diffusers would fail later with an obscure error ("expected a non-empty list of Tensors")."""
+    if not len(mesh.verts) or not len(mesh.faces):
+        raise EmptyMeshError("the model produced no surface for this prompt and seed; try another seed or more steps")
+
+
 class ShapEMeshBackend(PipelineBackend[MeshEvent]):
     def __init__(self, pipeline: Any, device: str, executor: Executor, grid_size: int) -> None:
         super().__init__(pipeline, device, executor)
         self._grid_size = grid_size
+        pipeline.shap_e_renderer.mesh_decoder.register_forward_hook(_refuse_empty_mesh)
 
     def stream(self, job: MeshJob) -> AsyncIterator[MeshEvent]:
         return self.run(lambda emit, stopping: self._generate(job, emit, stopping))
@@ -93,11 +101,6 @@ class ShapEMeshBackend(PipelineBackend[MeshEvent]):
         with torch.inference_mode():
             mesh = pipeline.shap_e_renderer.decode_to_mesh(latents[0][None, :], self.device, grid_size=self._grid_size)
         vertices, faces = mesh.verts.cpu().numpy(), mesh.faces.cpu().numpy()
-        if not len(vertices) or not len(faces):
-            raise EmptyMeshError(
-                "the model produced no surface for this prompt and seed; try another seed or more steps",
-                metadata={"seed": str(job.seed)},
-            )
         colors = torch.stack([mesh.vertex_channels[c] for c in "RGB"], dim=1).cpu().numpy()
         data = export_mesh(vertices, faces, (colors.clip(0, 1) * 255).astype("uint8"), job.format)
         emit(MeshGenerated(GeneratedFile(data, job.format.value), len(vertices), len(faces)))

@@ -24,8 +24,8 @@ class ArtifactIndex(Protocol):
 
     def expired(self, now: datetime.datetime) -> list[Artifact]: ...
 
-    def blob_in_use(self, sha256: str) -> bool:
-        """Whether any artifact still names these bytes."""
+    def blob_in_use(self, sha256: str, unexpired_at: datetime.datetime | None = None) -> bool:
+        """Whether any artifact (any not expired at `unexpired_at`, when given) still names these bytes."""
         ...
 
     def stored_bytes(self) -> int:

@@ -130,7 +130,7 @@ class ArtifactStore:
                 size_bytes=len(file.data),
                 sha256=sha256,
                 create_time=now,
-                expire_time=now + self._limits.ttl,
+                expire_time=(now + self._limits.ttl).replace(microsecond=0),
                 model=model,
             )
             self._index.add(artifact)
@@ -141,7 +141,8 @@ class ArtifactStore:
 
     def signed(self, artifact: Artifact) -> SignedArtifact:
         """The artifact with a URL signed now, valid for `url_ttl` but never past the artifact's expiry."""
-        expires = min(self._now().replace(microsecond=0) + self._limits.url_ttl, artifact.expire_time)
+        # Whole seconds: the signature covers the expiry as the URL spells it.
+        expires = min(self._now() + self._limits.url_ttl, artifact.expire_time).replace(microsecond=0)
         query = urlencode({"expireTime": rfc3339(expires), "signature": self._signer.sign(artifact.name, expires)})
         uri = f"{self._base_url}/v1/{COLLECTION}/{quote(artifact.id)}:download?{query}"
         return SignedArtifact(artifact, uri, expires)
@@ -163,9 +164,17 @@ class ArtifactStore:
             return None
 
     def page(self, before_id: str, limit: int, model: str = "") -> list[SignedArtifact]:
-        """Unexpired artifacts, newest first."""
+        """Unexpired artifacts, newest first: `limit` of them unless fewer are left. Expired ones not yet removed are
+        skipped, not counted (with a lowered `ttl`, newer ones can expire first), so a short page means the end."""
         now = self._now()
-        return [self.signed(a) for a in self._index.page(before_id, limit, model) if a.expire_time > now]
+        live: list[Artifact] = []
+        while len(live) < limit:
+            rows = self._index.page(before_id, limit, model)
+            live += [a for a in rows if a.expire_time > now]
+            if len(rows) < limit:
+                break
+            before_id = rows[-1].id
+        return [self.signed(a) for a in live[:limit]]
 
     def open_download(
         self,
@@ -204,9 +213,18 @@ class ArtifactStore:
     async def remove_expired(self, dry_run: bool = False) -> list[ExpiredArtifact]:
         """Removes every expired artifact (or, with `dry_run`, says which it would)."""
         async with self._lock:
-            expired = self._index.expired(self._now())
+            now = self._now()
+            expired = self._index.expired(now)
             if dry_run:
-                return [ExpiredArtifact(a, a.size_bytes) for a in expired]
+                # As removing them in this order would: the last to go of the artifacts naming a blob frees it,
+                # unless an unexpired one names it too.
+                last = {a.sha256: a.id for a in expired}
+                return [
+                    ExpiredArtifact(
+                        a, a.size_bytes if last[a.sha256] == a.id and not self._index.blob_in_use(a.sha256, now) else 0
+                    )
+                    for a in expired
+                ]
             removed = [ExpiredArtifact(a, await self._remove(a)) for a in expired]
         if removed:
             log.info("expired artifacts removed", extra={"count": len(removed)})
