@@ -11,15 +11,18 @@ import asyncio
 import hashlib
 import io
 import json
+import shutil
 import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import grpc
 import httpx
 import pytest
 import pytest_asyncio
 import trimesh
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from httpx_sse import aconnect_sse
 from PIL import Image
 
@@ -27,6 +30,7 @@ from pluggably.stack import Stack
 from tests.conftest import FAST_MESHES, StackFactory
 from tests.support.status import from_json
 from tests.support.tiny_pipelines import TINY_SD, TINY_SHAP_E
+from tests.support.waiting import wait_for_answer
 from tests.system.conftest import base_url, wait_for_status
 
 URL_TTL_S = 2
@@ -193,3 +197,35 @@ async def test_a_mesh_operation_is_cancelled_over_rest(rest) -> None:
     assert (await rest.post(f"/v1/{name}:cancel", json={})).status_code == 200
     done = (await rest.get(f"/v1/{name}")).json()
     assert done["done"] is True and done["error"]["code"] == 1  # CANCELLED: the cancel returns once it has stopped
+
+
+async def test_pulling_a_diffusers_folder_turns_image_generation_on(
+    stack_factory: StackFactory, tiny_models_dir: Path, tiny_pipelines_dir: Path, tmp_path: Path
+) -> None:
+    """Issue 4's path for a user: the gateway starts with text models only; `models pull` of a diffusers folder
+    registers it, the image service turns SERVING, and images:generate works."""
+    models_dir = tmp_path / "models"
+    shutil.copytree(tiny_models_dir, models_dir)
+    async with (
+        stack_factory(models_dir=models_dir) as text_only,
+        httpx.AsyncClient(base_url=base_url(text_only), timeout=60) as client,
+        grpc.aio.insecure_channel(f"127.0.0.1:{text_only.gateway.port}") as channel,
+    ):
+        health = health_pb2_grpc.HealthStub(channel)
+        images_health = health_pb2.HealthCheckRequest(service="pluggably.v1.ImageService")
+        assert (await health.Check(images_health)).status == health_pb2.HealthCheckResponse.NOT_SERVING
+        refused = await client.post("/v1/images:generate", json={"prompt": "a cat"})
+        assert from_json(refused.json()).reason == "NO_MODEL_FOR_MODALITY"
+
+        source = {"localPath": str(tiny_pipelines_dir / TINY_SD)}
+        started = (await client.post("/v1/models:download", json={"source": source, "modelId": "my-sd"})).json()
+        async with aconnect_sse(client, "GET", f"/v1/{started['name']}:watch") as events:
+            done = [json.loads(event.data) async for event in events.aiter_sse()][-1]
+        assert done["done"] is True and done["response"]["modality"] == "MODALITY_IMAGE", done
+
+        await wait_for_answer(
+            lambda: health.Check(images_health), lambda answer: answer.status == health_pb2.HealthCheckResponse.SERVING
+        )
+        response = await client.post("/v1/images:generate", json={"prompt": "a cat", "steps": 2})
+        assert response.status_code == 200, response.text
+        assert response.json()["servedBy"]["model"] == "models/my-sd"

@@ -138,4 +138,5 @@ async def test_sys_nfr_001_an_operation_keeps_its_error_without_secrets(tmp_path
 def test_sys_nfr_001_settings_list_every_configured_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     assert load_settings().secret_values() == []
     monkeypatch.setenv("PLUGGABLY_DOWNLOADS__HF_TOKEN", TOKEN)
-    assert load_settings().secret_values() == [TOKEN]
+    monkeypatch.setenv("PLUGGABLY_ARTIFACTS__SIGNING_KEYS", json.dumps([KEY * 2, "k" * 40]))
+    assert sorted(load_settings().secret_values()) == sorted([TOKEN, KEY * 2, "k" * 40])
