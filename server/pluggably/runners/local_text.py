@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import Executor
@@ -23,7 +22,7 @@ from typing import Protocol
 
 from pluggably.core.errors import ValidationError
 from pluggably.core.generation.backends import BackendFactory, TextDescription
-from pluggably.core.generation.common import MAX_SEED, Usage
+from pluggably.core.generation.common import Usage, fresh_seed
 from pluggably.core.generation.stop_sequences import StopSequenceFilter
 from pluggably.core.generation.text import ChatMessage, FinishReason, TextDelta, TextFinished, TextRequest
 from pluggably.core.models import ModelInfo, Runtime
@@ -95,7 +94,7 @@ def resolve_decoding(request: TextRequest, input_tokens: int, context_length: in
         temperature=params.temperature or 0.0,
         top_p=params.top_p if params.top_p is not None else 1.0,
         top_k=params.top_k or 0,
-        seed=params.seed if params.seed is not None else random.SystemRandom().randrange(MAX_SEED),
+        seed=fresh_seed(params.seed),
     )
 
 

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import enum
+import random
 from dataclasses import dataclass
 
 from pluggably.core.models import Runtime
 
 # Seeds must fit torch.Generator.manual_seed (a signed 64-bit integer >= 0).
 MAX_SEED = 2**63 - 1
+
+
+def fresh_seed(seed: int | None) -> int:
+    """The seed asked for, or a new random one: unseeded sampling is never silently fixed."""
+    return seed if seed is not None else random.SystemRandom().randrange(MAX_SEED)
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,12 @@ steps, formats). Field paths are the request's (`width`, `guidance_scale`).
 
 from __future__ import annotations
 
-import random
+import enum
+from collections.abc import Sequence
 
 from pluggably.core.errors import FieldViolation, ValidationError
 from pluggably.core.generation.backends import ImageDescription
-from pluggably.core.generation.common import MAX_SEED
+from pluggably.core.generation.common import MAX_SEED, fresh_seed
 from pluggably.core.generation.images import ImageFormat, ImageJob, ImageRequest
 
 MAX_PROMPT_CHARS = 4000
@@ -43,6 +44,12 @@ def check_denoising(
 def check_steps_limit(violations: list[FieldViolation], steps: int, max_steps: int) -> None:
     if steps > max_steps:
         violations.append(FieldViolation("steps", f"at most {max_steps} for this model; got {steps}"))
+
+
+def check_format(violations: list[FieldViolation], chosen: enum.Enum, supported: Sequence[enum.Enum]) -> None:
+    if chosen not in supported:
+        names = ", ".join(f.name for f in supported)
+        violations.append(FieldViolation("format", f"this model writes {names}; got {chosen.name}"))
 
 
 def validate_image_request(request: ImageRequest) -> None:
@@ -77,9 +84,7 @@ def resolve_image_job(request: ImageRequest, can: ImageDescription) -> ImageJob:
     steps = request.steps or can.default_steps
     check_steps_limit(violations, steps, can.max_steps)
     image_format = request.format or ImageFormat.PNG
-    if image_format not in can.formats:
-        supported = ", ".join(f.name for f in can.formats)
-        violations.append(FieldViolation("format", f"this model writes {supported}; got {image_format.name}"))
+    check_format(violations, image_format, can.formats)
     if request.negative_prompt and not can.negative_prompt:
         violations.append(FieldViolation("negative_prompt", "this model takes no negative prompt"))
     if violations:
@@ -92,7 +97,7 @@ def resolve_image_job(request: ImageRequest, can: ImageDescription) -> ImageJob:
         image_count=count,
         steps=steps,
         guidance_scale=request.guidance_scale,
-        seed=request.seed if request.seed is not None else random.SystemRandom().randrange(MAX_SEED),
+        seed=fresh_seed(request.seed),
         format=image_format,
         provider_options=request.provider_options,
     )

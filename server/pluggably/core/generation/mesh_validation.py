@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import random
-
 from pluggably.core.errors import FeatureNotSupportedError, FieldViolation, ValidationError
 from pluggably.core.generation.backends import MeshDescription
-from pluggably.core.generation.common import MAX_SEED
-from pluggably.core.generation.image_validation import check_denoising, check_prompt, check_steps_limit
+from pluggably.core.generation.common import fresh_seed
+from pluggably.core.generation.image_validation import (
+    check_denoising,
+    check_format,
+    check_prompt,
+    check_steps_limit,
+)
 from pluggably.core.generation.meshes import MeshFormat, MeshJob, MeshRequest
 
 
@@ -26,16 +29,14 @@ def resolve_mesh_job(request: MeshRequest, can: MeshDescription) -> MeshJob:
     steps = request.steps or can.default_steps
     check_steps_limit(violations, steps, can.max_steps)
     mesh_format = request.format or MeshFormat.GLB
-    if mesh_format not in can.formats:
-        supported = ", ".join(f.name for f in can.formats)
-        violations.append(FieldViolation("format", f"this model writes {supported}; got {mesh_format.name}"))
+    check_format(violations, mesh_format, can.formats)
     if violations:
         raise ValidationError(violations)
     return MeshJob(
         prompt=request.prompt,
         steps=steps,
         guidance_scale=request.guidance_scale,
-        seed=request.seed if request.seed is not None else random.SystemRandom().randrange(MAX_SEED),
+        seed=fresh_seed(request.seed),
         format=mesh_format,
         provider_options=request.provider_options,
     )
