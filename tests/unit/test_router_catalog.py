@@ -164,8 +164,8 @@ def test_no_model_of_the_modality_names_the_command_that_installs_one(modality: 
         Router(ModelCatalog([CHAT]), {}, backends((Runtime.ONNX,))).route(select(), modality)
     assert caught.value.reason == "NO_MODEL_FOR_MODALITY"
     assert isinstance(caught.value, FailedPreconditionError)
-    assert INSTALL_HINTS[modality].split(" (")[0] in caught.value.message
-    assert "pluggably models pull" in caught.value.message
+    command, _ = INSTALL_HINTS[modality]
+    assert f"`{command}`" in caught.value.message and command.startswith("pluggably models pull ")
 
 
 def test_unknown_provider_is_a_validation_error_on_model_provider_SYS_REQ_005() -> None:

@@ -26,11 +26,11 @@ from pluggably.core.generation.common import ModelSelection
 from pluggably.core.models import Modality, ModelInfo, ModelState, Runtime
 from pluggably.core.models.catalog import ModelCatalog
 
-# What installs a first model of each modality, for the error that says none is installed.
+# What installs a first model of each modality, and what else would do, for the error that says none is installed.
 INSTALL_HINTS = {
-    Modality.TEXT: "pluggably models pull hf:HuggingFaceTB/SmolLM2-135M-Instruct",
-    Modality.IMAGE: "pluggably models pull hf:stabilityai/sd-turbo (or any diffusers text-to-image folder)",
-    Modality.MESH: "pluggably models pull hf:openai/shap-e (or any diffusers Shap-E folder)",
+    Modality.TEXT: ("pluggably models pull hf:HuggingFaceTB/SmolLM2-135M-Instruct", "or any transformers chat model"),
+    Modality.IMAGE: ("pluggably models pull hf:stabilityai/sd-turbo", "or any diffusers text-to-image pipeline"),
+    Modality.MESH: ("pluggably models pull hf:openai/shap-e", "or any diffusers Shap-E pipeline"),
 }
 
 
@@ -112,8 +112,9 @@ class Router:
             return model
         servable = self.servable(modality)
         if not servable:
+            command, alternatives = INSTALL_HINTS[modality]
             raise NoModelForModalityError(
-                f"no {modality.value} model is installed; install one with `{INSTALL_HINTS[modality]}`",
+                f"no {modality.value} model is installed; install one with `{command}` ({alternatives})",
                 metadata={"modality": modality.value},
             )
         return servable[0]
