@@ -256,8 +256,21 @@ def _artifact_store(
     return store, keys
 
 
-def _mount_servicers(server: aio.Server, gateway_parts: _Services, settings: Settings) -> None:
-    parts = gateway_parts
+@dataclass
+class _Services:
+    """What the servicers serve."""
+
+    text: TextGenerationService
+    images: ImageGenerationService
+    meshes: MeshGenerationService
+    artifacts: ArtifactStore
+    models: ModelManager
+    downloads: DownloadManager
+    storage: StorageManager
+    operations: Operations
+
+
+def _mount_servicers(server: aio.Server, parts: _Services, settings: Settings) -> None:
     prompts = PromptLog(settings.logging.log_prompts)
     text_service_pb2_grpc.add_TextServiceServicer_to_server(TextServicer(parts.text, prompts), server)
     image_service_pb2_grpc.add_ImageServiceServicer_to_server(ImageServicer(parts.images, prompts), server)
@@ -275,18 +288,6 @@ def _mount_servicers(server: aio.Server, gateway_parts: _Services, settings: Set
     schema_service = schema_service_pb2.DESCRIPTOR.services_by_name["SchemaService"].full_name
     schema_servicer = unimplemented(schema_service_pb2_grpc.SchemaServiceServicer, schema_service, _NO_SCHEMA_YET)
     schema_service_pb2_grpc.add_SchemaServiceServicer_to_server(schema_servicer(), server)
-
-
-@dataclass
-class _Services:
-    text: TextGenerationService
-    images: ImageGenerationService
-    meshes: MeshGenerationService
-    artifacts: ArtifactStore
-    models: ModelManager
-    downloads: DownloadManager
-    storage: StorageManager
-    operations: Operations
 
 
 async def start_gateway(settings: Settings, backends: BackendRegistry | None = None) -> Gateway:
