@@ -228,7 +228,6 @@ def download_metadata(value: dict[str, Any], op: operations.Operation) -> model_
 
 STAGE_OF_GENERATION = {
     common.Stage.QUEUED: common_pb2.GENERATION_STAGE_QUEUED,
-    common.Stage.LOADING: common_pb2.GENERATION_STAGE_QUEUED,
     common.Stage.DENOISING: common_pb2.GENERATION_STAGE_DENOISING,
     common.Stage.DECODING: common_pb2.GENERATION_STAGE_DECODING,
     common.Stage.STORING: common_pb2.GENERATION_STAGE_STORING,

@@ -56,8 +56,7 @@ class Usage:
 class Stage(enum.Enum):
     """Where a generation is, for progress reports of long-running ones."""
 
-    QUEUED = "queued"  # waiting for a generation slot
-    LOADING = "loading"  # the model is being loaded
+    QUEUED = "queued"  # waiting for the model to load and for a generation slot
     DENOISING = "denoising"  # the diffusion steps
     DECODING = "decoding"  # latents to pixels or to a mesh
     STORING = "storing"  # writing the artifacts
