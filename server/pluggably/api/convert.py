@@ -88,21 +88,22 @@ def model_selection(message: common_pb2.ModelSelection) -> common.ModelSelection
     )
 
 
-def text_request(message: text_service_pb2.GenerateTextRequest) -> text.TextRequest:
-    def optional(field: str) -> Any:
-        return getattr(message, field) if message.HasField(field) else None
+def _optional(message: Any, field: str) -> Any:
+    return getattr(message, field) if message.HasField(field) else None
 
+
+def text_request(message: text_service_pb2.GenerateTextRequest) -> text.TextRequest:
     return text.TextRequest(
         selection=model_selection(message.model),
         messages=tuple(text.ChatMessage(role=m.role, content=m.content) for m in message.messages),
         prompt=message.prompt,
         params=text.SamplingParams(
-            max_output_tokens=optional("max_output_tokens"),
-            temperature=optional("temperature"),
-            top_p=optional("top_p"),
-            top_k=optional("top_k"),
+            max_output_tokens=_optional(message, "max_output_tokens"),
+            temperature=_optional(message, "temperature"),
+            top_p=_optional(message, "top_p"),
+            top_k=_optional(message, "top_k"),
             stop_sequences=tuple(message.stop_sequences),
-            seed=optional("seed"),
+            seed=_optional(message, "seed"),
         ),
         provider_options=struct_to_dict(message.provider_options),
     )
@@ -246,10 +247,6 @@ MESH_FORMAT_FROM_PROTO = {
 
 # Finds a stored artifact by id, freshly signed; None once it is gone (expired or deleted).
 ArtifactLookup = Callable[[str], SignedArtifact | None]
-
-
-def _optional(message: Any, field: str) -> Any:
-    return getattr(message, field) if message.HasField(field) else None
 
 
 def _enum(value: int, known: Mapping[int, Any], field: str) -> Any:
