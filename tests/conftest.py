@@ -29,7 +29,9 @@ from tests.support.tiny_pipelines import (
     TINY_SD,
     TINY_SD_ONNX,
     TINY_SHAP_E,
+    TINY_SHAP_E_IMG2IMG,
     build_tiny_shap_e,
+    build_tiny_shap_e_img2img,
     build_tiny_stable_diffusion,
     build_tiny_stable_diffusion_onnx,
 )
@@ -45,11 +47,12 @@ def tiny_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_pipelines_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Tiny diffusers pipelines (tests/support/tiny_pipelines.py), built once: Stable Diffusion for torch and its
-    ONNX export (images), and Shap-E (meshes)."""
+    ONNX export (images), and Shap-E for text and for images (meshes)."""
     folder = tmp_path_factory.mktemp("tiny-pipelines")
     build_tiny_stable_diffusion(folder / TINY_SD)
     build_tiny_stable_diffusion_onnx(folder / TINY_SD, folder / TINY_SD_ONNX)
     build_tiny_shap_e(folder / TINY_SHAP_E)
+    build_tiny_shap_e_img2img(folder / TINY_SHAP_E_IMG2IMG)
     return folder
 
 

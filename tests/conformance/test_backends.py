@@ -8,6 +8,8 @@ generation frees its worker within one step). The backends come from the composi
 from __future__ import annotations
 
 import asyncio
+import io
+import random
 import shutil
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from pluggably.app import local_backends
 from pluggably.core.errors import BackendUnavailableError, ValidationError
@@ -31,7 +34,7 @@ from pluggably.core.generation.common import ModelSelection, Progress, Stage
 from pluggably.core.generation.image_validation import resolve_image_job
 from pluggably.core.generation.images import ImageFormat, ImageJob, ImageRequest, ImagesGenerated
 from pluggably.core.generation.mesh_validation import resolve_mesh_job
-from pluggably.core.generation.meshes import MeshFormat, MeshGenerated, MeshJob, MeshRequest
+from pluggably.core.generation.meshes import InputImage, MeshFormat, MeshGenerated, MeshJob, MeshRequest
 from pluggably.core.generation.pool import ModelPool
 from pluggably.core.generation.router import Route
 from pluggably.core.generation.text import SamplingParams, TextDelta, TextFinished, TextRequest
@@ -39,7 +42,7 @@ from pluggably.core.models import LOCAL_PROVIDER, Modality, ModelInfo, Runtime
 from pluggably.core.models.discovery import describe_model, discover_models
 from pluggably.settings import Settings
 from tests.support.tiny_models import CHAT_MODEL_ID
-from tests.support.tiny_pipelines import TINY_SD, TINY_SD_ONNX, TINY_SHAP_E
+from tests.support.tiny_pipelines import TINY_SD, TINY_SD_ONNX, TINY_SHAP_E, TINY_SHAP_E_IMG2IMG
 
 # A long job: many seconds of work, so that only a stop ends it early.
 LONG = 3000
@@ -75,7 +78,21 @@ def _image(seed: int, length: int) -> ImageJob:
 
 
 def _mesh(seed: int, length: int) -> MeshJob:
-    return MeshJob("a ball", length, None, seed, MeshFormat.GLB)
+    return MeshJob("a ball", None, length, None, seed, MeshFormat.GLB)
+
+
+def _png(seed: int) -> bytes:
+    """A small photo-like input: noise of the seed, as a PNG file."""
+    rng = random.Random(seed)
+    image = Image.new("RGB", (48, 40))
+    image.putdata([tuple(rng.randrange(256) for _ in range(3)) for _ in range(48 * 40)])
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def _mesh_from_image(seed: int, length: int) -> MeshJob:
+    return MeshJob("", _png(seed), length, None, seed, MeshFormat.GLB)
 
 
 CASES = [
@@ -100,6 +117,15 @@ CASES = [
         ImageDescription,
     ),
     Case("mesh-torch", Modality.MESH, Runtime.TORCH, TINY_SHAP_E, _mesh, lambda e: e.file.data, MeshDescription),
+    Case(
+        "mesh-from-image-torch",
+        Modality.MESH,
+        Runtime.TORCH,
+        TINY_SHAP_E_IMG2IMG,
+        _mesh_from_image,
+        lambda e: e.file.data,
+        MeshDescription,
+    ),
 ]
 
 
@@ -174,7 +200,8 @@ def test_sys_nfr_004_describes_what_it_can_do_without_loading(case: Case, factor
             assert (description.default_width, description.default_height) == (64, 64)
             assert description.size_multiple == 8 and set(description.formats) == set(ImageFormat)
         case MeshDescription():
-            assert description.text_input and set(description.formats) == set(MeshFormat)
+            assert description.text_input == (case.model_id == TINY_SHAP_E)
+            assert set(description.formats) == set(MeshFormat)
 
 
 def test_reports_the_device_it_really_runs_on(backend) -> None:
@@ -225,8 +252,13 @@ def _invalid_requests(case: Case) -> list[tuple[Any, str]]:
             (replace(base, image_count=5), "image_count"),
             (replace(base, steps=100_000), "steps"),
         ]
-    base_mesh = MeshRequest(ModelSelection(), "a ball")
-    return [(replace(base_mesh, steps=100_000), "steps")]
+    if case.model_id == TINY_SHAP_E:
+        base_mesh = MeshRequest(ModelSelection(), "a ball")
+        wrong_input = replace(base_mesh, image=InputImage(data=_png(1)))
+    else:
+        base_mesh = MeshRequest(ModelSelection(), image=InputImage(data=_png(1)))
+        wrong_input = replace(base_mesh, image=None)  # a prompt-less request of a model that wants an image
+    return [(replace(base_mesh, steps=100_000), "steps"), (wrong_input, "image")]
 
 
 async def test_sys_req_011_parameters_are_checked_against_what_the_backend_describes(
@@ -240,10 +272,12 @@ async def test_sys_req_011_parameters_are_checked_against_what_the_backend_descr
         assert [v.field for v in caught.value.violations] == ["prompt"]
         return
     description = factory.describe(models[case.model_id])
-    resolve = resolve_image_job if case.modality is Modality.IMAGE else resolve_mesh_job
     for request, field in _invalid_requests(case):
         with pytest.raises(ValidationError) as caught:
-            resolve(request, description)  # type: ignore[arg-type]
+            if case.modality is Modality.IMAGE:
+                resolve_image_job(request, description)
+            else:
+                resolve_mesh_job(request, description, request.image.data if request.image else None)
         assert field in {v.field for v in caught.value.violations}, (request, caught.value)
 
 

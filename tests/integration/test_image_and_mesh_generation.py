@@ -40,7 +40,7 @@ from tests.conftest import FAST_MESHES
 from tests.support.artifacts import download
 from tests.support.status import from_rpc_error, from_status
 from tests.support.tiny_models import CHAT_MODEL_ID
-from tests.support.tiny_pipelines import TINY_SD, TINY_SD_ONNX, TINY_SHAP_E, build_tiny_shap_e
+from tests.support.tiny_pipelines import TINY_SD, TINY_SD_ONNX, TINY_SHAP_E, TINY_SHAP_E_IMG2IMG, build_tiny_shap_e
 from tests.support.waiting import wait_until
 
 ImagesRequest = image_service_pb2.GenerateImagesRequest
@@ -300,3 +300,53 @@ async def test_a_generation_interrupted_by_a_restart_fails_clearly(gateway_facto
         done = await Client(gateway, channel).wait(started.name)
     assert done.error.code == code_pb2.UNAVAILABLE
     assert from_status(done.error).reason == "BACKEND_UNAVAILABLE" and "start it again" in done.error.message
+
+
+def png_of(size: tuple[int, int] = (48, 40)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, (200, 80, 40)).save(out, format="PNG")
+    return out.getvalue()
+
+
+async def test_sys_req_004_image_to_3d_from_inline_bytes_or_a_generated_artifact(client: Client) -> None:
+    """Shap-E img2img: the input image comes in the request, or is named as an artifact (here, a generated one)."""
+    model = common_pb2.ModelSelection(id=TINY_SHAP_E_IMG2IMG)
+    generated = (await client.images.GenerateImages(ImagesRequest(prompt="a vase", steps=1, seed=1))).images[0]
+    for image in (mesh_service_pb2.InputImage(data=png_of()), mesh_service_pb2.InputImage(artifact=generated.name)):
+        started = await client.meshes.GenerateMesh(MeshRequest(model=model, image=image, steps=2, seed=3))
+        done = await client.wait(started.name)
+        assert not done.HasField("error"), done.error
+        response = response_of(done, mesh_service_pb2.GenerateMeshResponse)
+        assert response.served_by.model == f"models/{TINY_SHAP_E_IMG2IMG}" and response.vertex_count > 100
+        data = await download(client.channel, response.mesh)
+        mesh = trimesh.load(io.BytesIO(data), file_type="glb", force="mesh", process=False)
+        assert len(mesh.faces) == response.face_count
+        assert "image" not in client.gateway.operations.get(started.name).request  # never stored in the record
+
+
+@pytest.mark.parametrize(
+    ("model_id", "fields", "field"),
+    [
+        (TINY_SHAP_E_IMG2IMG, {"image": {"data": b"not an image at all"}}, "image.data"),
+        (TINY_SHAP_E_IMG2IMG, {"image": {"artifact": "artifacts/0123456789abcdef"}}, "image.artifact"),
+        (TINY_SHAP_E_IMG2IMG, {"image": {}}, "image"),
+        (TINY_SHAP_E_IMG2IMG, {"prompt": "a prompt, no image"}, "image"),
+        (TINY_SHAP_E_IMG2IMG, {"prompt": "both", "image": {"data": png_of()}}, "prompt"),
+        (TINY_SHAP_E, {"image": {"data": png_of()}}, "image"),  # a text-to-3D model
+    ],
+)
+async def test_sys_nfr_002_a_bad_input_image_is_a_validation_error(client: Client, model_id, fields, field) -> None:
+    request = MeshRequest(model={"id": model_id}, steps=2, **fields)
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await client.meshes.GenerateMesh(request)
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field in from_rpc_error(raised.value).field_violations
+
+
+async def test_an_artifact_that_is_not_an_image_is_refused_as_input(client: Client) -> None:
+    started = await client.meshes.GenerateMesh(MeshRequest(prompt="a ball", steps=2, seed=1))
+    glb = response_of(await client.wait(started.name), mesh_service_pb2.GenerateMeshResponse).mesh
+    request = MeshRequest(model={"id": TINY_SHAP_E_IMG2IMG}, image={"artifact": glb.name}, steps=2)
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await client.meshes.GenerateMesh(request)
+    assert "not an image" in from_rpc_error(raised.value).field_violations["image.artifact"]

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 TINY_SD = "tiny-sd"
 TINY_SD_ONNX = "tiny-sd-onnx"
 TINY_SHAP_E = "tiny-shap-e"
+TINY_SHAP_E_IMG2IMG = "tiny-shap-e-img2img"
 CLIP_MAX_LENGTH = 77
 TEXT_HIDDEN_SIZE = 32
 IMAGE_SIZE = 64  # default output of the tiny Stable Diffusion: UNet sample_size 32 x VAE scale 2

@@ -8,6 +8,7 @@ same JSON error everywhere).
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import io
 import json
@@ -29,7 +30,7 @@ from PIL import Image
 from pluggably.stack import Stack
 from tests.conftest import FAST_MESHES, StackFactory
 from tests.support.status import from_json
-from tests.support.tiny_pipelines import TINY_SD, TINY_SHAP_E
+from tests.support.tiny_pipelines import TINY_SD, TINY_SHAP_E, TINY_SHAP_E_IMG2IMG
 from tests.support.waiting import wait_for_answer
 from tests.system.conftest import base_url, wait_for_status
 
@@ -229,3 +230,16 @@ async def test_pulling_a_diffusers_folder_turns_image_generation_on(
         response = await client.post("/v1/images:generate", json={"prompt": "a cat", "steps": 2})
         assert response.status_code == 200, response.text
         assert response.json()["servedBy"]["model"] == "models/my-sd"
+
+
+async def test_image_to_3d_over_rest_takes_the_image_as_base64(rest, tls) -> None:
+    png = io.BytesIO()
+    Image.new("RGB", (40, 40), (20, 120, 220)).save(png, format="PNG")
+    body = {"model": {"id": TINY_SHAP_E_IMG2IMG}, "image": {"data": base64.b64encode(png.getvalue()).decode()}}
+    started = await rest.post("/v1/meshes:generate", json={**body, "steps": 2, "seed": 2})
+    assert started.status_code == 200, started.text
+    async with aconnect_sse(rest, "GET", f"/v1/{started.json()['name']}:watch") as source:
+        done = [json.loads(event.data) async for event in source.aiter_sse()][-1]
+    assert done["done"] is True and "error" not in done, done
+    glb = await tls.get(done["response"]["mesh"]["downloadUri"])
+    assert glb.status_code == 200 and glb.headers["content-type"] == "model/gltf-binary"

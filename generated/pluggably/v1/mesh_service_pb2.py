@@ -24,6 +24,7 @@ _sym_db = _symbol_database.Default()
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
+from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.longrunning import operations_pb2 as google_dot_longrunning_dot_operations__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
@@ -31,7 +32,7 @@ from pluggably.v1 import artifact_service_pb2 as pluggably_dot_v1_dot_artifact__
 from pluggably.v1 import common_pb2 as pluggably_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fpluggably/v1/mesh_service.proto\x12\x0cpluggably.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a#google/longrunning/operations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#pluggably/v1/artifact_service.proto\x1a\x19pluggably/v1/common.proto\"\xf8\x02\n\x13GenerateMeshRequest\x12\x38\n\x05model\x18\x01 \x01(\x0b\x32\x1c.pluggably.v1.ModelSelectionB\x04\xe2\x41\x01\x01R\x05model\x12\x1c\n\x06prompt\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x06prompt\x12\x36\n\x06\x66ormat\x18\x03 \x01(\x0e\x32\x18.pluggably.v1.MeshFormatB\x04\xe2\x41\x01\x01R\x06\x66ormat\x12\x1a\n\x05steps\x18\x04 \x01(\x05\x42\x04\xe2\x41\x01\x01R\x05steps\x12\x30\n\x0eguidance_scale\x18\x05 \x01(\x02\x42\x04\xe2\x41\x01\x01H\x00R\rguidanceScale\x88\x01\x01\x12\x1d\n\x04seed\x18\x06 \x01(\x03\x42\x04\xe2\x41\x01\x01H\x01R\x04seed\x88\x01\x01\x12H\n\x10provider_options\x18\x07 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x01R\x0fproviderOptionsB\x11\n\x0f_guidance_scaleB\x07\n\x05_seed\"\xde\x02\n\x14GenerateMeshMetadata\x12#\n\nsteps_done\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x03R\tstepsDone\x12%\n\x0bsteps_total\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x03R\nstepsTotal\x12\x39\n\tserved_by\x18\x03 \x01(\x0b\x32\x16.pluggably.v1.ServedByB\x04\xe2\x41\x01\x03R\x08servedBy\x12\x39\n\x05stage\x18\x04 \x01(\x0e\x32\x1d.pluggably.v1.GenerationStageB\x04\xe2\x41\x01\x03R\x05stage\x12\x41\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\ncreateTime\x12\x41\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\nupdateTime\"\xce\x02\n\x14GenerateMeshResponse\x12\x30\n\x04mesh\x18\x01 \x01(\x0b\x32\x16.pluggably.v1.ArtifactB\x04\xe2\x41\x01\x03R\x04mesh\x12\'\n\x0cvertex_count\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x03R\x0bvertexCount\x12#\n\nface_count\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x03R\tfaceCount\x12/\n\x05usage\x18\x04 \x01(\x0b\x32\x13.pluggably.v1.UsageB\x04\xe2\x41\x01\x03R\x05usage\x12\x39\n\tserved_by\x18\x05 \x01(\x0b\x32\x16.pluggably.v1.ServedByB\x04\xe2\x41\x01\x03R\x08servedBy\x12J\n\x11provider_metadata\x18\x06 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x03R\x10providerMetadata*h\n\nMeshFormat\x12\x1b\n\x17MESH_FORMAT_UNSPECIFIED\x10\x00\x12\x13\n\x0fMESH_FORMAT_GLB\x10\x01\x12\x13\n\x0fMESH_FORMAT_OBJ\x10\x02\x12\x13\n\x0fMESH_FORMAT_PLY\x10\x03\x32\xaf\x01\n\x0bMeshService\x12\x9f\x01\n\x0cGenerateMesh\x12!.pluggably.v1.GenerateMeshRequest\x1a\x1d.google.longrunning.Operation\"M\xca\x41,\n\x14GenerateMeshResponse\x12\x14GenerateMeshMetadata\x82\xd3\xe4\x93\x02\x18\"\x13/v1/meshes:generate:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fpluggably/v1/mesh_service.proto\x12\x0cpluggably.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a#google/longrunning/operations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#pluggably/v1/artifact_service.proto\x1a\x19pluggably/v1/common.proto\"\xae\x03\n\x13GenerateMeshRequest\x12\x38\n\x05model\x18\x01 \x01(\x0b\x32\x1c.pluggably.v1.ModelSelectionB\x04\xe2\x41\x01\x01R\x05model\x12\x1c\n\x06prompt\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01R\x06prompt\x12\x36\n\x06\x66ormat\x18\x03 \x01(\x0e\x32\x18.pluggably.v1.MeshFormatB\x04\xe2\x41\x01\x01R\x06\x66ormat\x12\x1a\n\x05steps\x18\x04 \x01(\x05\x42\x04\xe2\x41\x01\x01R\x05steps\x12\x30\n\x0eguidance_scale\x18\x05 \x01(\x02\x42\x04\xe2\x41\x01\x01H\x00R\rguidanceScale\x88\x01\x01\x12\x1d\n\x04seed\x18\x06 \x01(\x03\x42\x04\xe2\x41\x01\x01H\x01R\x04seed\x88\x01\x01\x12H\n\x10provider_options\x18\x07 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x01R\x0fproviderOptions\x12\x34\n\x05image\x18\x08 \x01(\x0b\x32\x18.pluggably.v1.InputImageB\x04\xe2\x41\x01\x01R\x05imageB\x11\n\x0f_guidance_scaleB\x07\n\x05_seed\"g\n\nInputImage\x12\x14\n\x04\x64\x61ta\x18\x01 \x01(\x0cH\x00R\x04\x64\x61ta\x12\x39\n\x08\x61rtifact\x18\x02 \x01(\tB\x1b\xfa\x41\x18\n\x16pluggably.dev/ArtifactH\x00R\x08\x61rtifactB\x08\n\x06source\"\xde\x02\n\x14GenerateMeshMetadata\x12#\n\nsteps_done\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x03R\tstepsDone\x12%\n\x0bsteps_total\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x03R\nstepsTotal\x12\x39\n\tserved_by\x18\x03 \x01(\x0b\x32\x16.pluggably.v1.ServedByB\x04\xe2\x41\x01\x03R\x08servedBy\x12\x39\n\x05stage\x18\x04 \x01(\x0e\x32\x1d.pluggably.v1.GenerationStageB\x04\xe2\x41\x01\x03R\x05stage\x12\x41\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\ncreateTime\x12\x41\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\nupdateTime\"\xce\x02\n\x14GenerateMeshResponse\x12\x30\n\x04mesh\x18\x01 \x01(\x0b\x32\x16.pluggably.v1.ArtifactB\x04\xe2\x41\x01\x03R\x04mesh\x12\'\n\x0cvertex_count\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x03R\x0bvertexCount\x12#\n\nface_count\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x03R\tfaceCount\x12/\n\x05usage\x18\x04 \x01(\x0b\x32\x13.pluggably.v1.UsageB\x04\xe2\x41\x01\x03R\x05usage\x12\x39\n\tserved_by\x18\x05 \x01(\x0b\x32\x16.pluggably.v1.ServedByB\x04\xe2\x41\x01\x03R\x08servedBy\x12J\n\x11provider_metadata\x18\x06 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x03R\x10providerMetadata*h\n\nMeshFormat\x12\x1b\n\x17MESH_FORMAT_UNSPECIFIED\x10\x00\x12\x13\n\x0fMESH_FORMAT_GLB\x10\x01\x12\x13\n\x0fMESH_FORMAT_OBJ\x10\x02\x12\x13\n\x0fMESH_FORMAT_PLY\x10\x03\x32\xaf\x01\n\x0bMeshService\x12\x9f\x01\n\x0cGenerateMesh\x12!.pluggably.v1.GenerateMeshRequest\x1a\x1d.google.longrunning.Operation\"M\xca\x41,\n\x14GenerateMeshResponse\x12\x14GenerateMeshMetadata\x82\xd3\xe4\x93\x02\x18\"\x13/v1/meshes:generate:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,7 +42,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GENERATEMESHREQUEST'].fields_by_name['model']._loaded_options = None
   _globals['_GENERATEMESHREQUEST'].fields_by_name['model']._serialized_options = b'\342A\001\001'
   _globals['_GENERATEMESHREQUEST'].fields_by_name['prompt']._loaded_options = None
-  _globals['_GENERATEMESHREQUEST'].fields_by_name['prompt']._serialized_options = b'\342A\001\002'
+  _globals['_GENERATEMESHREQUEST'].fields_by_name['prompt']._serialized_options = b'\342A\001\001'
   _globals['_GENERATEMESHREQUEST'].fields_by_name['format']._loaded_options = None
   _globals['_GENERATEMESHREQUEST'].fields_by_name['format']._serialized_options = b'\342A\001\001'
   _globals['_GENERATEMESHREQUEST'].fields_by_name['steps']._loaded_options = None
@@ -52,6 +53,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GENERATEMESHREQUEST'].fields_by_name['seed']._serialized_options = b'\342A\001\001'
   _globals['_GENERATEMESHREQUEST'].fields_by_name['provider_options']._loaded_options = None
   _globals['_GENERATEMESHREQUEST'].fields_by_name['provider_options']._serialized_options = b'\342A\001\001'
+  _globals['_GENERATEMESHREQUEST'].fields_by_name['image']._loaded_options = None
+  _globals['_GENERATEMESHREQUEST'].fields_by_name['image']._serialized_options = b'\342A\001\001'
+  _globals['_INPUTIMAGE'].fields_by_name['artifact']._loaded_options = None
+  _globals['_INPUTIMAGE'].fields_by_name['artifact']._serialized_options = b'\372A\030\n\026pluggably.dev/Artifact'
   _globals['_GENERATEMESHMETADATA'].fields_by_name['steps_done']._loaded_options = None
   _globals['_GENERATEMESHMETADATA'].fields_by_name['steps_done']._serialized_options = b'\342A\001\003'
   _globals['_GENERATEMESHMETADATA'].fields_by_name['steps_total']._loaded_options = None
@@ -78,14 +83,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GENERATEMESHRESPONSE'].fields_by_name['provider_metadata']._serialized_options = b'\342A\001\003'
   _globals['_MESHSERVICE'].methods_by_name['GenerateMesh']._loaded_options = None
   _globals['_MESHSERVICE'].methods_by_name['GenerateMesh']._serialized_options = b'\312A,\n\024GenerateMeshResponse\022\024GenerateMeshMetadata\202\323\344\223\002\030\"\023/v1/meshes:generate:\001*'
-  _globals['_MESHFORMAT']._serialized_start=1345
-  _globals['_MESHFORMAT']._serialized_end=1449
-  _globals['_GENERATEMESHREQUEST']._serialized_start=277
-  _globals['_GENERATEMESHREQUEST']._serialized_end=653
-  _globals['_GENERATEMESHMETADATA']._serialized_start=656
-  _globals['_GENERATEMESHMETADATA']._serialized_end=1006
-  _globals['_GENERATEMESHRESPONSE']._serialized_start=1009
-  _globals['_GENERATEMESHRESPONSE']._serialized_end=1343
-  _globals['_MESHSERVICE']._serialized_start=1452
-  _globals['_MESHSERVICE']._serialized_end=1627
+  _globals['_MESHFORMAT']._serialized_start=1531
+  _globals['_MESHFORMAT']._serialized_end=1635
+  _globals['_GENERATEMESHREQUEST']._serialized_start=304
+  _globals['_GENERATEMESHREQUEST']._serialized_end=734
+  _globals['_INPUTIMAGE']._serialized_start=736
+  _globals['_INPUTIMAGE']._serialized_end=839
+  _globals['_GENERATEMESHMETADATA']._serialized_start=842
+  _globals['_GENERATEMESHMETADATA']._serialized_end=1192
+  _globals['_GENERATEMESHRESPONSE']._serialized_start=1195
+  _globals['_GENERATEMESHRESPONSE']._serialized_end=1529
+  _globals['_MESHSERVICE']._serialized_start=1638
+  _globals['_MESHSERVICE']._serialized_end=1813
 # @@protoc_insertion_point(module_scope)

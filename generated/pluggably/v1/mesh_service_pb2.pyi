@@ -2,6 +2,7 @@ import datetime
 
 from google.api import annotations_pb2 as _annotations_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
+from google.api import resource_pb2 as _resource_pb2
 from google.longrunning import operations_pb2 as _operations_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
@@ -27,7 +28,7 @@ MESH_FORMAT_OBJ: MeshFormat
 MESH_FORMAT_PLY: MeshFormat
 
 class GenerateMeshRequest(_message.Message):
-    __slots__ = ("model", "prompt", "format", "steps", "guidance_scale", "seed", "provider_options")
+    __slots__ = ("model", "prompt", "format", "steps", "guidance_scale", "seed", "provider_options", "image")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
@@ -35,6 +36,7 @@ class GenerateMeshRequest(_message.Message):
     GUIDANCE_SCALE_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     PROVIDER_OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
     model: _common_pb2.ModelSelection
     prompt: str
     format: MeshFormat
@@ -42,7 +44,16 @@ class GenerateMeshRequest(_message.Message):
     guidance_scale: float
     seed: int
     provider_options: _struct_pb2.Struct
-    def __init__(self, model: _Optional[_Union[_common_pb2.ModelSelection, _Mapping]] = ..., prompt: _Optional[str] = ..., format: _Optional[_Union[MeshFormat, str]] = ..., steps: _Optional[int] = ..., guidance_scale: _Optional[float] = ..., seed: _Optional[int] = ..., provider_options: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    image: InputImage
+    def __init__(self, model: _Optional[_Union[_common_pb2.ModelSelection, _Mapping]] = ..., prompt: _Optional[str] = ..., format: _Optional[_Union[MeshFormat, str]] = ..., steps: _Optional[int] = ..., guidance_scale: _Optional[float] = ..., seed: _Optional[int] = ..., provider_options: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., image: _Optional[_Union[InputImage, _Mapping]] = ...) -> None: ...
+
+class InputImage(_message.Message):
+    __slots__ = ("data", "artifact")
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    artifact: str
+    def __init__(self, data: _Optional[bytes] = ..., artifact: _Optional[str] = ...) -> None: ...
 
 class GenerateMeshMetadata(_message.Message):
     __slots__ = ("steps_done", "steps_total", "served_by", "stage", "create_time", "update_time")

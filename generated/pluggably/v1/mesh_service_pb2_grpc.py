@@ -34,6 +34,9 @@ class MeshServiceStub:
     `WatchOperation` streams it as Server-Sent Events. The finished mesh is
     stored as an artifact (GLB by default, or OBJ or PLY).
 
+    Text to 3D takes a `prompt`; image to 3D (a Shap-E img2img model) takes an
+    `image`, inline or as an artifact.
+
     Errors of the call, as `ImageService`'s (`VALIDATION_ERROR`,
     `NO_MODEL_FOR_MODALITY`, `FEATURE_NOT_SUPPORTED`, `QUOTA_EXCEEDED`). Errors
     while generating end the operation: `BACKEND_UNAVAILABLE` (the model could
@@ -62,6 +65,9 @@ class MeshServiceServicer:
     `GenerateMeshMetadata`, `CancelOperation` stops it before the next step, and
     `WatchOperation` streams it as Server-Sent Events. The finished mesh is
     stored as an artifact (GLB by default, or OBJ or PLY).
+
+    Text to 3D takes a `prompt`; image to 3D (a Shap-E img2img model) takes an
+    `image`, inline or as an artifact.
 
     Errors of the call, as `ImageService`'s (`VALIDATION_ERROR`,
     `NO_MODEL_FOR_MODALITY`, `FEATURE_NOT_SUPPORTED`, `QUOTA_EXCEEDED`). Errors
@@ -102,6 +108,9 @@ class MeshService:
     `GenerateMeshMetadata`, `CancelOperation` stops it before the next step, and
     `WatchOperation` streams it as Server-Sent Events. The finished mesh is
     stored as an artifact (GLB by default, or OBJ or PLY).
+
+    Text to 3D takes a `prompt`; image to 3D (a Shap-E img2img model) takes an
+    `image`, inline or as an artifact.
 
     Errors of the call, as `ImageService`'s (`VALIDATION_ERROR`,
     `NO_MODEL_FOR_MODALITY`, `FEATURE_NOT_SUPPORTED`, `QUOTA_EXCEEDED`). Errors

@@ -273,9 +273,11 @@ def image_request(message: image_service_pb2.GenerateImagesRequest) -> images.Im
 
 
 def mesh_request(message: mesh_service_pb2.GenerateMeshRequest) -> meshes.MeshRequest:
+    image = message.image if message.HasField("image") else None
     return meshes.MeshRequest(
         selection=model_selection(message.model),
         prompt=message.prompt,
+        image=meshes.InputImage(data=image.data, artifact=image.artifact) if image is not None else None,
         steps=message.steps or None,
         guidance_scale=_optional(message, "guidance_scale"),
         seed=_optional(message, "seed"),

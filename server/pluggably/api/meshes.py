@@ -22,6 +22,6 @@ class MeshServicer(mesh_service_pb2_grpc.MeshServiceServicer):
     ) -> operations_pb2.Operation:
         mesh_request = convert.mesh_request(request)
         self._prompts.prompt(prompt=mesh_request.prompt)
-        started = self._service.start(mesh_request)
+        started = await self._service.start(mesh_request)
         note_call_facts(operation=started.name)
         return convert.operation(started)

@@ -1,4 +1,5 @@
-"""Local text-to-3D with diffusers' Shap-E, behind the `MeshBackend` seam; meshes are written with trimesh.
+"""Local text-to-3D and image-to-3D with diffusers' Shap-E (`ShapEPipeline`, `ShapEImg2ImgPipeline`), behind the
+`MeshBackend` seam; meshes are written with trimesh.
 
 Shap-E's pipeline takes no step callback, so progress and stopping hook its
 scheduler's `step`, called once per denoising iteration (its Heun scheduler
@@ -9,6 +10,7 @@ detail for time (128: 2-3 s on 2 cores, 64: a tenth of that).
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import threading
@@ -17,7 +19,7 @@ from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
-from pluggably.core.errors import EmptyMeshError
+from pluggably.core.errors import EmptyMeshError, ValidationError
 from pluggably.core.generation.backends import BackendFactory, MeshDescription
 from pluggably.core.generation.common import GeneratedFile, Progress, Stage
 from pluggably.core.generation.meshes import MeshEvent, MeshFormat, MeshGenerated, MeshJob
@@ -56,6 +58,17 @@ def _refuse_empty_mesh(decoder: Any, inputs: Any, mesh: Any) -> None:
         raise EmptyMeshError("the model produced no surface for this prompt and seed; try another seed or more steps")
 
 
+def _open_image(data: bytes) -> Any:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except (UnidentifiedImageError, OSError) as error:
+        raise ValidationError.single("image", f"not an image that can be read: {error}") from error
+    return image.convert("RGB")
+
+
 class ShapEMeshBackend(PipelineBackend[MeshEvent]):
     def __init__(self, pipeline: Any, device: str, executor: Executor, grid_size: int) -> None:
         super().__init__(pipeline, device, executor)
@@ -83,7 +96,7 @@ class ShapEMeshBackend(PipelineBackend[MeshEvent]):
             return result
 
         arguments: dict[str, Any] = {
-            "prompt": job.prompt,
+            **({"image": _open_image(job.image)} if job.image is not None else {"prompt": job.prompt}),
             "num_inference_steps": job.steps,
             "generator": torch.Generator("cpu").manual_seed(job.seed),
             "output_type": "latent",

@@ -163,6 +163,15 @@ class ArtifactStore:
         except NotFoundError:
             return None
 
+    async def read(self, artifact_id: str) -> tuple[Artifact, bytes] | None:
+        """A live artifact and its bytes (an input to another generation), or None."""
+        try:
+            artifact = self._live(artifact_id)
+            chunks = self._blobs.chunks(artifact.sha256, DOWNLOAD_CHUNK_BYTES)
+        except (NotFoundError, FileNotFoundError):
+            return None
+        return artifact, await asyncio.to_thread(b"".join, chunks)
+
     def page(self, before_id: str, limit: int, model: str = "") -> list[SignedArtifact]:
         """Unexpired artifacts, newest first: `limit` of them unless fewer are left. Expired ones not yet removed are
         skipped, not counted (with a lowered `ttl`, newer ones can expire first), so a short page means the end."""

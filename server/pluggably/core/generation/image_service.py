@@ -70,8 +70,8 @@ class ImageGenerationService:
         return self._generation.start_operation(IMAGES_KIND, job_json(route, job), job.steps, work)
 
 
-# DATA-REQ-003: an operation's record keeps the parameters, never the prompts.
-_NOT_RECORDED = frozenset({"prompt", "negative_prompt", "provider_options"})
+# DATA-REQ-003: an operation's record keeps the parameters, never the prompts (nor an input image).
+_NOT_RECORDED = frozenset({"prompt", "negative_prompt", "image", "provider_options"})
 
 
 def job_json(route: Route, job: Any) -> Json:

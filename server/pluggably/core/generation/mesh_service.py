@@ -33,14 +33,19 @@ class MeshGenerationService:
         self._generation = generation
         self._max_steps = max_steps
 
-    def _prepare(self, request: MeshRequest) -> tuple[Route, MeshJob]:
+    async def _prepare(self, request: MeshRequest) -> tuple[Route, MeshJob]:
         validate_mesh_request(request)
         route = self._router.route(request.selection, Modality.MESH)
         reject_provider_options(request.provider_options, route.provider)
         description = route.factory.describe(route.model)
         assert isinstance(description, MeshDescription)
         description = dataclasses.replace(description, max_steps=min(description.max_steps, self._max_steps))
-        job = resolve_mesh_job(request, description)
+        image = request.image
+        if image is not None and image.artifact and not description.text_input:
+            data: bytes | None = await self._generation.input_image(image.artifact, "image.artifact")
+        else:
+            data = image.data if image is not None else None
+        job = resolve_mesh_job(request, description, data)
         self._generation.check_room()
         return route, job
 
@@ -50,9 +55,9 @@ class MeshGenerationService:
         (stored,) = await self._generation.store([last.file], served_by, report)
         return MeshResult(stored, last.vertex_count, last.face_count, Usage(meshes=1), served_by)
 
-    def start(self, request: MeshRequest) -> Operation:
+    async def start(self, request: MeshRequest) -> Operation:
         """Checks the request now, then generates in a long-running operation."""
-        route, job = self._prepare(request)
+        route, job = await self._prepare(request)
 
         async def work(report: ProgressReport) -> Json:
             return mesh_result_json(await self._generate(route, job, report))

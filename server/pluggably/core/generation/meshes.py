@@ -18,11 +18,21 @@ class MeshFormat(enum.Enum):
 
 
 @dataclass(frozen=True)
+class InputImage:
+    """An image a request takes as input: its file's bytes, or the resource name of an artifact holding it."""
+
+    data: bytes = b""
+    artifact: str = ""
+
+
+@dataclass(frozen=True)
 class MeshRequest:
-    """A mesh request as the caller sent it. `None` or 0: the default."""
+    """A mesh request as the caller sent it: a prompt (text to 3D) or an image (image to 3D). `None` or 0: the
+    default."""
 
     selection: ModelSelection
-    prompt: str
+    prompt: str = ""
+    image: InputImage | None = None
     steps: int | None = None
     guidance_scale: float | None = None
     seed: int | None = None
@@ -32,9 +42,10 @@ class MeshRequest:
 
 @dataclass(frozen=True)
 class MeshJob:
-    """What a backend runs: every parameter resolved."""
+    """What a backend runs: every parameter resolved, and the input image's bytes (image to 3D) or the prompt."""
 
     prompt: str
+    image: bytes | None
     steps: int
     guidance_scale: float | None  # None: the model's own default
     seed: int

@@ -14,9 +14,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequ
 from contextlib import aclosing
 from typing import Any
 
-from pluggably.core.artifacts import SignedArtifact
+from pluggably.core.artifacts import COLLECTION, SignedArtifact
 from pluggably.core.artifacts.store import ArtifactStore
-from pluggably.core.errors import BackendUnavailableError, InternalError
+from pluggably.core.errors import BackendUnavailableError, InternalError, ValidationError
 from pluggably.core.generation.admission import AdmissionController
 from pluggably.core.generation.common import GeneratedFile, Progress, ServedBy, Stage
 from pluggably.core.generation.pool import ModelPool
@@ -61,6 +61,20 @@ class FileGeneration:
         self._artifacts = artifacts
         self._operations = operations
         self._record_use = record_use
+
+    async def input_image(self, name: str, field: str) -> bytes:
+        """The bytes of an artifact a request names as its input image; a VALIDATION_ERROR on `field` for one that
+        is not there or not an image."""
+        artifact_id = name.removeprefix(f"{COLLECTION}/")
+        if not name.startswith(f"{COLLECTION}/") or not artifact_id:
+            raise ValidationError.single(field, f"must look like {COLLECTION}/{{artifact}}; got {name!r}")
+        found = await self._artifacts.read(artifact_id)
+        if found is None:
+            raise ValidationError.single(field, f"{name} is not a stored artifact (unknown, deleted or expired)")
+        artifact, data = found
+        if not artifact.mime_type.startswith("image/"):
+            raise ValidationError.single(field, f"{name} is {artifact.mime_type}, not an image")
+        return data
 
     def check_room(self) -> None:
         """Refuses a generation whose outputs could not be stored anyway, before it starts."""
