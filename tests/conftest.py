@@ -28,12 +28,14 @@ from tests.support.tiny_models import build_tiny_models
 from tests.support.tiny_pipelines import (
     TINY_SD,
     TINY_SD_ONNX,
+    TINY_SDXL,
     TINY_SHAP_E,
     TINY_SHAP_E_IMG2IMG,
     build_tiny_shap_e,
     build_tiny_shap_e_img2img,
     build_tiny_stable_diffusion,
     build_tiny_stable_diffusion_onnx,
+    build_tiny_stable_diffusion_xl,
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -46,11 +48,12 @@ def tiny_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_pipelines_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Tiny diffusers pipelines (tests/support/tiny_pipelines.py), built once: Stable Diffusion for torch and its
-    ONNX export (images), and Shap-E for text and for images (meshes)."""
+    """Tiny diffusers pipelines (tests/support/tiny_pipelines.py), built once: Stable Diffusion for torch, its ONNX
+    export and SDXL (images), and Shap-E for text and for images (meshes)."""
     folder = tmp_path_factory.mktemp("tiny-pipelines")
     build_tiny_stable_diffusion(folder / TINY_SD)
     build_tiny_stable_diffusion_onnx(folder / TINY_SD, folder / TINY_SD_ONNX)
+    build_tiny_stable_diffusion_xl(folder / TINY_SDXL)
     build_tiny_shap_e(folder / TINY_SHAP_E)
     build_tiny_shap_e_img2img(folder / TINY_SHAP_E_IMG2IMG)
     return folder

@@ -1,4 +1,5 @@
-"""The contract every generation backend meets, run on each: text (ONNX, torch), image (torch, ONNX), mesh (torch).
+"""The contract every generation backend meets, run on each: text (ONNX, torch), image (Stable Diffusion and SDXL on
+torch, Stable Diffusion on ONNX), mesh (Shap-E from text and from an image, torch).
 
 SYS-NFR-004 (one seam for every backend), SYS-REQ-003 (local runners), SYS-NFR-003 (bounded: a stopped
 generation frees its worker within one step). The backends come from the composition root's own registry
@@ -42,7 +43,7 @@ from pluggably.core.models import LOCAL_PROVIDER, Modality, ModelInfo, Runtime
 from pluggably.core.models.discovery import describe_model, discover_models
 from pluggably.settings import Settings
 from tests.support.tiny_models import CHAT_MODEL_ID
-from tests.support.tiny_pipelines import TINY_SD, TINY_SD_ONNX, TINY_SHAP_E, TINY_SHAP_E_IMG2IMG
+from tests.support.tiny_pipelines import TINY_SD, TINY_SD_ONNX, TINY_SDXL, TINY_SHAP_E, TINY_SHAP_E_IMG2IMG
 
 # A long job: many seconds of work, so that only a stop ends it early.
 LONG = 3000
@@ -103,6 +104,15 @@ CASES = [
         Modality.IMAGE,
         Runtime.TORCH,
         TINY_SD,
+        _image,
+        lambda e: b"".join(i.data for i in e.images),
+        ImageDescription,
+    ),
+    Case(
+        "image-sdxl-torch",
+        Modality.IMAGE,
+        Runtime.TORCH,
+        TINY_SDXL,
         _image,
         lambda e: b"".join(i.data for i in e.images),
         ImageDescription,

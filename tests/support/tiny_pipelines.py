@@ -8,9 +8,11 @@ images and, for Shap-E, a ball: tests assert shapes, types, counts and determini
   (32, 64), AutoencoderKL, 2-layer CLIPTextModel, CLIPTokenizer, EulerDiscreteScheduler, no safety checker) saved
   as safetensors (~7 MB). 64x64 by default (UNet sample_size 32 times the VAE's scale 2); any width and height that
   are multiples of 8 work.
-- `build_tiny_stable_diffusion_onnx`: that pipeline exported by optimum (`main_export`, task "text-to-image"):
-  `model_index.json` (still naming `StableDiffusionPipeline` and a `vae`, so plain diffusers cannot load it) and
-  `text_encoder`, `unet`, `vae_decoder`, `vae_encoder` folders each with `config.json` and `model.onnx`.
+- `build_tiny_stable_diffusion_xl`: a `StableDiffusionXLPipeline` of the same sizes, with its two text encoders and
+  the UNet's added time conditioning, as diffusers' own SDXL fast tests build it.
+- `build_tiny_stable_diffusion_onnx`: the Stable Diffusion pipeline exported by optimum (`main_export`, task
+  "text-to-image"): `model_index.json` (still naming `StableDiffusionPipeline` and a `vae`, so plain diffusers cannot
+  load it) and `text_encoder`, `unet`, `vae_decoder`, `vae_encoder` folders each with `config.json` and `model.onnx`.
   `optimum.onnxruntime.ORTDiffusionPipeline.from_pretrained` loads it as an `ORTStableDiffusionPipeline`, whose
   `__call__` is diffusers' own: `callback_on_step_end` works, and an exception raised in it ends the call.
 - `build_tiny_shap_e` / `build_tiny_shap_e_img2img`: `ShapEPipeline` (text to 3D) and `ShapEImg2ImgPipeline`
@@ -54,6 +56,7 @@ if TYPE_CHECKING:
 # The ids the test fixtures give these pipelines' folders (tests/conftest.py).
 TINY_SD = "tiny-sd"
 TINY_SD_ONNX = "tiny-sd-onnx"
+TINY_SDXL = "tiny-sdxl"
 TINY_SHAP_E = "tiny-shap-e"
 TINY_SHAP_E_IMG2IMG = "tiny-shap-e-img2img"
 CLIP_MAX_LENGTH = 77
@@ -183,6 +186,63 @@ def build_tiny_stable_diffusion(folder: Path) -> Path:
         safety_checker=None,
         feature_extractor=None,
         requires_safety_checker=False,
+    )
+    pipe.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+def build_tiny_stable_diffusion_xl(folder: Path) -> Path:
+    """A StableDiffusionXLPipeline of a few MB (two text encoders, the UNet's added time conditioning), as
+    diffusers' own fast tests build it: 64x64 images in 2 steps in well under a second."""
+    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+    from transformers import CLIPTextModel, CLIPTextModelWithProjection
+
+    torch.manual_seed(0)
+    tokenizer = build_clip_tokenizer(folder / "tokenizer")
+    tokenizer_2 = build_clip_tokenizer(folder / "tokenizer_2")
+    time_embed_dim = 8
+    unet = UNet2DConditionModel(
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        sample_size=IMAGE_SIZE // 2,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        attention_head_dim=(2, 4),
+        use_linear_projection=True,
+        addition_embed_type="text_time",
+        addition_time_embed_dim=time_embed_dim,
+        transformer_layers_per_block=(1, 2),
+        # Six time ids (original size, crop, target size) plus the second encoder's pooled projection.
+        projection_class_embeddings_input_dim=6 * time_embed_dim + TEXT_HIDDEN_SIZE,
+        cross_attention_dim=2 * TEXT_HIDDEN_SIZE,  # both encoders' hidden states, side by side
+        norm_num_groups=1,
+    )
+    vae = AutoencoderKL(
+        block_out_channels=(32, 64),
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
+        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
+        latent_channels=4,
+        sample_size=IMAGE_SIZE,
+    )
+    scheduler = EulerDiscreteScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        timestep_spacing="leading",
+        steps_offset=1,
+    )
+    pipe = StableDiffusionXLPipeline(
+        vae=vae,
+        text_encoder=CLIPTextModel(_clip_text_config(tokenizer)),
+        text_encoder_2=CLIPTextModelWithProjection(_clip_text_config(tokenizer_2, projection_dim=TEXT_HIDDEN_SIZE)),
+        tokenizer=tokenizer,
+        tokenizer_2=tokenizer_2,
+        unet=unet,
+        scheduler=scheduler,
     )
     pipe.save_pretrained(folder, safe_serialization=True)
     return folder
