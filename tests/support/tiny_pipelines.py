@@ -142,9 +142,35 @@ def _clip_text_config(tokenizer: CLIPTokenizer, **extra: int):
     )
 
 
+def _tiny_vae():
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(
+        block_out_channels=(32, 64),
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
+        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
+        latent_channels=4,
+        sample_size=IMAGE_SIZE,
+    )
+
+
+def _euler_scheduler(timestep_spacing: str):
+    from diffusers import EulerDiscreteScheduler
+
+    return EulerDiscreteScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        timestep_spacing=timestep_spacing,
+        steps_offset=1,  # what SD checkpoints ship; 0 makes diffusers warn
+    )
+
+
 def build_tiny_stable_diffusion(folder: Path) -> Path:
     """A StableDiffusionPipeline of ~7 MB: 64x64 images, 2 steps in about 0.1 s on 2 cores."""
-    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from diffusers import StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextModel
 
     torch.manual_seed(0)
@@ -161,28 +187,12 @@ def build_tiny_stable_diffusion(folder: Path) -> Path:
         attention_head_dim=8,
         norm_num_groups=32,
     )
-    vae = AutoencoderKL(
-        block_out_channels=(32, 64),
-        in_channels=3,
-        out_channels=3,
-        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
-        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
-        latent_channels=4,
-        sample_size=IMAGE_SIZE,
-    )
-    scheduler = EulerDiscreteScheduler(
-        beta_start=0.00085,
-        beta_end=0.012,
-        beta_schedule="scaled_linear",
-        timestep_spacing="trailing",
-        steps_offset=1,  # what SD checkpoints ship; 0 makes diffusers warn
-    )
     pipe = StableDiffusionPipeline(
-        vae=vae,
+        vae=_tiny_vae(),
         text_encoder=CLIPTextModel(_clip_text_config(tokenizer)),
         tokenizer=tokenizer,
         unet=unet,
-        scheduler=scheduler,
+        scheduler=_euler_scheduler("trailing"),
         safety_checker=None,
         feature_extractor=None,
         requires_safety_checker=False,
@@ -194,7 +204,7 @@ def build_tiny_stable_diffusion(folder: Path) -> Path:
 def build_tiny_stable_diffusion_xl(folder: Path) -> Path:
     """A StableDiffusionXLPipeline of a few MB (two text encoders, the UNet's added time conditioning), as
     diffusers' own fast tests build it: 64x64 images in 2 steps in well under a second."""
-    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+    from diffusers import StableDiffusionXLPipeline, UNet2DConditionModel
     from transformers import CLIPTextModel, CLIPTextModelWithProjection
 
     torch.manual_seed(0)
@@ -219,30 +229,14 @@ def build_tiny_stable_diffusion_xl(folder: Path) -> Path:
         cross_attention_dim=2 * TEXT_HIDDEN_SIZE,  # both encoders' hidden states, side by side
         norm_num_groups=1,
     )
-    vae = AutoencoderKL(
-        block_out_channels=(32, 64),
-        in_channels=3,
-        out_channels=3,
-        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
-        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
-        latent_channels=4,
-        sample_size=IMAGE_SIZE,
-    )
-    scheduler = EulerDiscreteScheduler(
-        beta_start=0.00085,
-        beta_end=0.012,
-        beta_schedule="scaled_linear",
-        timestep_spacing="leading",
-        steps_offset=1,
-    )
     pipe = StableDiffusionXLPipeline(
-        vae=vae,
+        vae=_tiny_vae(),
         text_encoder=CLIPTextModel(_clip_text_config(tokenizer)),
         text_encoder_2=CLIPTextModelWithProjection(_clip_text_config(tokenizer_2, projection_dim=TEXT_HIDDEN_SIZE)),
         tokenizer=tokenizer,
         tokenizer_2=tokenizer_2,
         unet=unet,
-        scheduler=scheduler,
+        scheduler=_euler_scheduler("leading"),
     )
     pipe.save_pretrained(folder, safe_serialization=True)
     return folder
