@@ -9,6 +9,7 @@ from typing import Any
 from google.longrunning import operations_pb2
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
+from pluggably.api.names import resource_name
 from pluggably.core import models as domain
 from pluggably.core import operations
 from pluggably.core.artifacts import SignedArtifact
@@ -272,12 +273,16 @@ def image_request(message: image_service_pb2.GenerateImagesRequest) -> images.Im
     )
 
 
+def input_image(message: mesh_service_pb2.InputImage, field: str) -> meshes.InputImage:
+    artifact = resource_name(message.artifact, "artifacts", "artifact", f"{field}.artifact") if message.artifact else ""
+    return meshes.InputImage(data=message.data, artifact=artifact)
+
+
 def mesh_request(message: mesh_service_pb2.GenerateMeshRequest) -> meshes.MeshRequest:
-    image = message.image if message.HasField("image") else None
     return meshes.MeshRequest(
         selection=model_selection(message.model),
         prompt=message.prompt,
-        image=meshes.InputImage(data=image.data, artifact=image.artifact) if image is not None else None,
+        image=input_image(message.image, "image") if message.HasField("image") else None,
         steps=message.steps or None,
         guidance_scale=_optional(message, "guidance_scale"),
         seed=_optional(message, "seed"),

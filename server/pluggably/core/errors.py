@@ -156,6 +156,11 @@ class QuotaExceededError(PluggablyError):
         super().__init__(message)
         self.violations = tuple(violations)
 
+    @classmethod
+    def listing(cls, what: str, violations: Sequence[QuotaViolation]) -> QuotaExceededError:
+        """`what`, then every violation's description: "the download does not fit: ...; ..."."""
+        return cls(f"{what}: " + "; ".join(v.description for v in violations), violations)
+
 
 class RangeNotSatisfiableError(PluggablyError):
     """A byte range that lies outside the file."""

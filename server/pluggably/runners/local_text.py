@@ -117,10 +117,6 @@ class LocalTextBackend:
     def device(self) -> str:
         return self._generator.device
 
-    @property
-    def generator(self) -> TokenGenerator:
-        return self._generator
-
     def close(self) -> None:
         # The weights go when the last reference does; the pool holds this backend's only one.
         del self._generator

@@ -109,17 +109,13 @@ class ArtifactStore:
     def check_room(self) -> None:
         """Raises QuotaExceededError when not even a small output would fit: refuse before generating."""
         if violations := self._violations(1):
-            raise QuotaExceededError(
-                "the artifact store is full: " + "; ".join(v.description for v in violations), violations
-            )
+            raise QuotaExceededError.listing("the artifact store is full", violations)
 
     async def store(self, file: GeneratedFile, model: str) -> SignedArtifact:
         """Writes the bytes (atomically, once per content) and records an artifact that expires after `ttl`."""
         async with self._lock:
             if violations := self._violations(len(file.data)):
-                raise QuotaExceededError(
-                    "the output does not fit: " + "; ".join(v.description for v in violations), violations
-                )
+                raise QuotaExceededError.listing("the output does not fit", violations)
             sha256 = await asyncio.to_thread(self._blobs.put, file.data)
             if not self._index.blob_in_use(sha256):
                 self._stored_bytes += len(file.data)

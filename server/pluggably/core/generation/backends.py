@@ -19,7 +19,7 @@ from (provider, runtime, modality) to the factory that loads such backends.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -135,9 +135,3 @@ class BackendRegistry:
     @property
     def providers(self) -> list[str]:
         return sorted({p for (p, _, _) in self._factories})
-
-    def serves(self, models: Iterable[ModelInfo], modality: Modality) -> bool:
-        """Whether any of `models` of `modality` has a registered backend for one of its runtimes."""
-        return any(
-            m.modality is modality and any(self.factory(m.provider, r, modality) for r in m.runtimes) for m in models
-        )

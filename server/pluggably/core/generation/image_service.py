@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 from pluggably.core.generation.backends import ImageDescription
 from pluggably.core.generation.common import Usage
 from pluggably.core.generation.image_validation import resolve_image_job, validate_image_request
 from pluggably.core.generation.images import ImageJob, ImageRequest, ImageResult, ImagesGenerated
-from pluggably.core.generation.outputs import FileGeneration, ProgressReport, ignore_progress
+from pluggably.core.generation.outputs import FileGeneration, ProgressReport, ignore_progress, job_json
 from pluggably.core.generation.router import Route, Router
 from pluggably.core.generation.text_validation import reject_provider_options
 from pluggably.core.models import Modality
@@ -68,13 +67,3 @@ class ImageGenerationService:
             return image_result_json(await self._generate(route, job, report))
 
         return self._generation.start_operation(IMAGES_KIND, job_json(route, job), job.steps, work)
-
-
-# DATA-REQ-003: an operation's record keeps the parameters, never the prompts (nor an input image).
-_NOT_RECORDED = frozenset({"prompt", "negative_prompt", "image", "provider_options"})
-
-
-def job_json(route: Route, job: Any) -> Json:
-    """What an operation records of its request: the model and the resolved parameters, without the prompts."""
-    values = {k: getattr(v, "name", v) for k, v in dataclasses.asdict(job).items() if k not in _NOT_RECORDED}
-    return {"model": route.model.name, **values}

@@ -6,10 +6,9 @@ import dataclasses
 
 from pluggably.core.generation.backends import MeshDescription
 from pluggably.core.generation.common import Usage
-from pluggably.core.generation.image_service import job_json
 from pluggably.core.generation.mesh_validation import resolve_mesh_job, validate_mesh_request
 from pluggably.core.generation.meshes import MeshGenerated, MeshJob, MeshRequest, MeshResult
-from pluggably.core.generation.outputs import FileGeneration, ProgressReport
+from pluggably.core.generation.outputs import FileGeneration, ProgressReport, job_json
 from pluggably.core.generation.router import Route, Router
 from pluggably.core.generation.text_validation import reject_provider_options
 from pluggably.core.models import Modality

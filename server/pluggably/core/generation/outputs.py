@@ -9,6 +9,7 @@ generation as a long-running operation whose metadata follows its progress
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from contextlib import aclosing
@@ -47,6 +48,16 @@ def progress_json(progress: Progress, served_by: ServedBy | None, steps_total: i
     }
 
 
+# DATA-REQ-003: an operation's record keeps the parameters, never the prompts (nor an input image).
+_NOT_RECORDED = frozenset({"prompt", "negative_prompt", "image", "provider_options"})
+
+
+def job_json(route: Route, job: Any) -> Json:
+    """What an operation records of its request: the model and the resolved parameters, without the prompts."""
+    values = {k: getattr(v, "name", v) for k, v in dataclasses.asdict(job).items() if k not in _NOT_RECORDED}
+    return {"model": route.model.name, **values}
+
+
 class FileGeneration:
     def __init__(
         self,
@@ -63,12 +74,9 @@ class FileGeneration:
         self._record_use = record_use
 
     async def input_image(self, name: str, field: str) -> bytes:
-        """The bytes of an artifact a request names as its input image; a VALIDATION_ERROR on `field` for one that
-        is not there or not an image."""
-        artifact_id = name.removeprefix(f"{COLLECTION}/")
-        if not name.startswith(f"{COLLECTION}/") or not artifact_id:
-            raise ValidationError.single(field, f"must look like {COLLECTION}/{{artifact}}; got {name!r}")
-        found = await self._artifacts.read(artifact_id)
+        """The bytes of the artifact `name` (`artifacts/{id}`, checked by the API layer) that a request takes as its
+        input image; a VALIDATION_ERROR on `field` for one that is not there or not an image."""
+        found = await self._artifacts.read(name.removeprefix(f"{COLLECTION}/"))
         if found is None:
             raise ValidationError.single(field, f"{name} is not a stored artifact (unknown, deleted or expired)")
         artifact, data = found

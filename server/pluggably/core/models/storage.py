@@ -183,9 +183,7 @@ class StorageManager:
     def reserve(self, key: str, needed: int) -> None:
         """Admits a download of `needed` bytes or raises QuotaExceededError naming the sizes."""
         if violations := self.violations(needed, key):
-            raise QuotaExceededError(
-                "the download does not fit: " + "; ".join(v.description for v in violations), violations
-            )
+            raise QuotaExceededError.listing("the download does not fit", violations)
         self._reserved[key] = needed
 
     def allowance(self, key: str) -> int | None:
